@@ -1,0 +1,33 @@
+/* cli/cli.h — helpers shared by the subcommands: die()-style errors (CLI only),
+   option parsing utilities and the model loading policy (-m or the default). */
+#ifndef VOZ_CLI_H
+#define VOZ_CLI_H
+
+#include "voz.h"
+#include <stdio.h>
+
+#define EXIT_USAGE 2
+
+/* Prints "voz: MESSAGE" on stderr and exits with `code`. */
+_Noreturn void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Installs a log callback printing warnings (and info when verbose) on stderr. */
+void cli_setup_log(int verbose);
+/* Loads -m PATH, or the embedded default model when path is NULL; dies with a
+   message on failure. */
+struct voz_model *cli_load_model(const char *path);
+/* Flushes stdout and dies (exit 1) when any write to it failed. */
+void cli_check_stdout(void);
+/* Parses numbers strictly; dies with a usage error naming the option otherwise. */
+int cli_parse_int(const char *opt, const char *s, int lo, int hi);
+double cli_parse_double(const char *opt, const char *s, double lo, double hi);
+
+/* Each subcommand: argv[0] is the subcommand name. Returns the exit status. */
+int cmd_transcribe(int argc, char **argv);
+int cmd_features(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_live(int argc, char **argv);
+
+#endif

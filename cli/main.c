@@ -1,0 +1,138 @@
+/* cli/main.c — the voz command: a table of subcommands, global --help/--version. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    { "transcribe", cmd_transcribe, "transcribe audio files to text" },
+    { "live",       cmd_live,       "transcribe the microphone (or --input FILE) live" },
+    { "train",      cmd_train,      "train a model from manifests" },
+    { "eval",       cmd_eval,       "measure WER/CER of a model on a manifest" },
+    { "features",   cmd_features,   "dump the features a model would see" },
+    { "info",       cmd_info,       "describe a model file" },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: voz COMMAND [OPTIONS] [ARGS]\n\n"
+                "Speech recognition: audio -> MFCC -> recurrent acoustic model -> CTC -> text.\n\n"
+                "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(fp, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n'voz COMMAND --help' lists the options of a command.\n"
+                "  --help      this text\n  --version   print the version\n");
+}
+
+_Noreturn void cli_die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("voz: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("voz: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void log_to_stderr(voz_log_level level, const char *msg, void *user)
+{
+    int verbose = *(int *)user;
+    if (level == VOZ_LOG_ERROR)
+        fprintf(stderr, "voz: %s\n", msg);
+    else if (level == VOZ_LOG_WARN)
+        fprintf(stderr, "voz: warning: %s\n", msg);
+    else if (verbose && level == VOZ_LOG_INFO)
+        fprintf(stderr, "voz: %s\n", msg);
+    else if (verbose > 1)
+        fprintf(stderr, "voz: debug: %s\n", msg);
+}
+
+void cli_setup_log(int verbose)
+{
+    static int v;
+    v = verbose;
+    voz_set_log(log_to_stderr, &v);
+}
+
+struct voz_model *cli_load_model(const char *path)
+{
+    struct voz_model *m = NULL;
+    voz_status s = path ? voz_model_load(path, &m) : voz_model_load_default(&m);
+    if (s == VOZ_ERR_UNSUPPORTED && !path)
+        cli_die(1, "no default model is built into this voz; give one with -m MODEL");
+    if (s != VOZ_OK)
+        cli_die(1, "%s", voz_last_error()[0] ? voz_last_error() : voz_status_str(s));
+    return m;
+}
+
+void cli_check_stdout(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout))
+        cli_die(1, "error writing to standard output: %s", strerror(errno ? errno : EIO));
+}
+
+int cli_parse_int(const char *opt, const char *s, int lo, int hi)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v < lo || v > hi)
+        cli_die(EXIT_USAGE, "%s needs a whole number from %d to %d, not '%s'", opt, lo, hi, s ? s : "");
+    return (int)v;
+}
+
+double cli_parse_double(const char *opt, const char *s, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || errno || !(v >= lo && v <= hi))
+        cli_die(EXIT_USAGE, "%s needs a number from %g to %g, not '%s'", opt, lo, hi, s ? s : "");
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    /* A closed pipe is reported as a write error by cli_check_stdout, not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        cli_check_stdout();
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("voz %s\n", voz_version());
+        cli_check_stdout();
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "voz: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

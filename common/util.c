@@ -1,0 +1,177 @@
+/* common/util.c — error text, logging, size arithmetic, CRC-32 and atomic writes. */
+#include "common/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Thread_local char err_buf[1024];
+static voz_log_fn log_fn;
+static void *log_user;
+
+const char *voz_version(void) { return VOZ_VERSION; }
+
+const char *voz_status_str(voz_status s)
+{
+    switch (s) {
+    case VOZ_OK: return "ok";
+    case VOZ_ERR_IO: return "input/output error";
+    case VOZ_ERR_FORMAT: return "bad file format";
+    case VOZ_ERR_NOMEM: return "out of memory";
+    case VOZ_ERR_INVALID: return "invalid argument";
+    case VOZ_ERR_UNSUPPORTED: return "unsupported";
+    case VOZ_ERR_NONFINITE: return "non-finite value";
+    case VOZ_ERR_DEVICE: return "audio device error";
+    case VOZ_ERR_ABORTED: return "aborted";
+    }
+    return "unknown status";
+}
+
+const char *voz_last_error(void) { return err_buf; }
+void voz_clear_error(void) { err_buf[0] = 0; }
+
+voz_status voz_fail(voz_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void voz_set_log(voz_log_fn fn, void *user_data)
+{
+    log_fn = fn;
+    log_user = user_data;
+}
+
+void voz_log(voz_log_level level, const char *fmt, ...)
+{
+    if (!log_fn)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    log_fn(level, buf, log_user);
+}
+
+int voz_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a && b > SIZE_MAX / a)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+int voz_mul3_size(size_t a, size_t b, size_t c, size_t *out)
+{
+    size_t ab;
+    if (voz_mul_size(a, b, &ab))
+        return -1;
+    return voz_mul_size(ab, c, out);
+}
+
+void *voz_alloc_aligned(size_t bytes)
+{
+    void *p = NULL;
+    size_t n = (bytes + 63) & ~(size_t)63;
+    if (n < bytes || posix_memalign(&p, 64, n ? n : 64))
+        return NULL;
+    memset(p, 0, n ? n : 64);
+    return p;
+}
+
+void voz_free_aligned(void *p) { free(p); }
+
+static uint32_t crc_table[256];
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+uint32_t voz_crc32(uint32_t crc, const void *buf, size_t n)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc_init);
+    const unsigned char *p = buf;
+    crc = ~crc;
+    while (n--)
+        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+voz_status voz_atomic_open(struct voz_atomic_file *af, const char *path)
+{
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path) + 32;
+    af->path = strdup(path);
+    af->tmp_path = malloc(n);
+    if (!af->path || !af->tmp_path) {
+        voz_atomic_abort(af);
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp_path, "wb");
+    if (!af->fp) {
+        voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot create: %s", af->tmp_path, strerror(errno));
+        voz_atomic_abort(af);
+        return s;
+    }
+    return VOZ_OK;
+}
+
+voz_status voz_atomic_commit(struct voz_atomic_file *af)
+{
+    voz_status s = VOZ_OK;
+    if (!af->fp)
+        return voz_fail(VOZ_ERR_IO, "%s: not open", af->path ? af->path : "?");
+    if (fflush(af->fp) != 0 || ferror(af->fp))
+        s = voz_fail(VOZ_ERR_IO, "%s: write failed: %s", af->path, strerror(errno));
+    else if (fsync(fileno(af->fp)) != 0)
+        s = voz_fail(VOZ_ERR_IO, "%s: fsync failed: %s", af->path, strerror(errno));
+    if (fclose(af->fp) != 0 && s == VOZ_OK)
+        s = voz_fail(VOZ_ERR_IO, "%s: write failed: %s", af->path, strerror(errno));
+    af->fp = NULL;
+    if (s == VOZ_OK && rename(af->tmp_path, af->path) != 0)
+        s = voz_fail(VOZ_ERR_IO, "%s: cannot rename into place: %s", af->path, strerror(errno));
+    if (s != VOZ_OK) {
+        voz_atomic_abort(af);
+        return s;
+    }
+    free(af->path);
+    free(af->tmp_path);
+    af->path = af->tmp_path = NULL;
+    return VOZ_OK;
+}
+
+void voz_atomic_abort(struct voz_atomic_file *af)
+{
+    if (af->fp) {
+        fclose(af->fp);
+        af->fp = NULL;
+    }
+    if (af->tmp_path)
+        unlink(af->tmp_path);
+    free(af->path);
+    free(af->tmp_path);
+    af->path = af->tmp_path = NULL;
+}
+
+double voz_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}

@@ -1,0 +1,43 @@
+/* frontend/audio.h — audio files in: any format libsndfile reads (decided by content),
+   "-" for standard input, downmixed to mono and resampled (libsoxr) in blocks. */
+#ifndef VOZ_FRONTEND_AUDIO_H
+#define VOZ_FRONTEND_AUDIO_H
+
+#include "voz.h"
+#include <stddef.h>
+#include <stdint.h>
+
+struct voz_audio;
+
+typedef struct {
+    int file_rate;        /* Hz stored in the file */
+    int channels;
+    int64_t frames;       /* frames in the file as libsndfile reports them; -1 unknown */
+    char format[64];      /* e.g. "WAV PCM 16-bit", for messages and `voz info`-like output */
+} voz_audio_info;
+
+/* Opens `path` ("-" = stdin) for reading mono float samples at `target_rate` Hz
+   (0 = keep the file's rate). Errors name the file and the reason (libsndfile's text). */
+voz_status voz_audio_open(const char *path, int target_rate, struct voz_audio **out);
+const voz_audio_info *voz_audio_get_info(const struct voz_audio *a);
+/* Reads up to `max` output samples into `buf`. Sets *got (0 = end of input).
+   Non-finite samples are an error (VOZ_ERR_NONFINITE) naming the sample position. */
+voz_status voz_audio_read(struct voz_audio *a, float *buf, size_t max, size_t *got);
+void voz_audio_close(struct voz_audio *a);
+
+/* Convenience: the whole file into a malloc'ed buffer (training clips, tests). */
+voz_status voz_audio_load(const char *path, int target_rate, float **pcm, size_t *n);
+
+/* Block resampler (libsoxr, high quality), mono float. */
+struct voz_resampler;
+voz_status voz_resampler_create(double in_rate, double out_rate, struct voz_resampler **out);
+/* Consumes n input samples (n = 0 with flush = 1 drains the tail); writes at most
+   `max_out` samples, *got set. Call repeatedly while *got == max_out. */
+voz_status voz_resampler_process(struct voz_resampler *r, const float *in, size_t n,
+                                 float *out, size_t max_out, size_t *got, int flush);
+void voz_resampler_free(struct voz_resampler *r);
+/* One-shot convenience, malloc'ed result. */
+voz_status voz_resample_buffer(const float *in, size_t n, double in_rate, double out_rate,
+                               float **out, size_t *n_out);
+
+#endif

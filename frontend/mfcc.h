@@ -1,0 +1,58 @@
+/* frontend/mfcc.h — Kaldi-compatible MFCC (matches torchaudio.compliance.kaldi.mfcc),
+   deltas and mean/variance normalisation. One per-frame computer serves both the
+   offline and the streaming driver, so batch and live features are identical. */
+#ifndef VOZ_FRONTEND_MFCC_H
+#define VOZ_FRONTEND_MFCC_H
+
+#include "voz.h"
+#include <stddef.h>
+
+/* Validates options (sample rate > 0, frame fits, mel bins vs FFT size, ceps <= bins ...). */
+voz_status voz_feature_params_check(const voz_feature_params *p);
+/* Samples per frame and per shift (rounded as Kaldi does). */
+size_t voz_mfcc_frame_length(const voz_feature_params *p);
+size_t voz_mfcc_frame_shift(const voz_feature_params *p);
+/* Kaldi's NumFrames(): frames produced for n samples. */
+size_t voz_mfcc_num_frames(const voz_feature_params *p, size_t n_samples);
+
+/* Per-frame computer: precomputed window, mel banks, DCT matrix and lifter; one
+   kiss_fftr config. Input samples are floats in [-1, 1]; the computer scales them
+   by 32768 (Kaldi's int16 convention) before analysis. */
+struct voz_mfcc;
+voz_status voz_mfcc_create(const voz_feature_params *p, struct voz_mfcc **out);
+void voz_mfcc_free(struct voz_mfcc *m);
+/* One frame: `frame` holds frame_length samples; writes num_ceps values. Uses the
+   computer's scratch: one computer per thread. */
+void voz_mfcc_compute_frame(struct voz_mfcc *m, const float *frame, float *out);
+
+/* Offline: all features of a buffer (MFCC, deltas, CMVN as the params say),
+   malloc'ed [T][dim] row-major. T may be 0 (then *feats is NULL). */
+voz_status voz_features_compute(const voz_feature_params *p, const float *pcm, size_t n,
+                                float **feats, size_t *T);
+
+/* Streaming driver: feed samples in blocks of any size, read base MFCC frames
+   [num_ceps] as they complete. Identical to the offline MFCC for the same samples. */
+struct voz_mfcc_stream;
+voz_status voz_mfcc_stream_create(const voz_feature_params *p, struct voz_mfcc_stream **out);
+void voz_mfcc_stream_free(struct voz_mfcc_stream *s);
+void voz_mfcc_stream_reset(struct voz_mfcc_stream *s);
+/* Appends samples; returns frames now available via _pop. */
+voz_status voz_mfcc_stream_feed(struct voz_mfcc_stream *s, const float *pcm, size_t n);
+/* End of input (needed for snip_edges = 0, whose last frames reflect the end). */
+voz_status voz_mfcc_stream_flush(struct voz_mfcc_stream *s);
+/* Copies the oldest completed frame into out[num_ceps]; returns 1, or 0 when none. */
+int voz_mfcc_stream_pop(struct voz_mfcc_stream *s, float *out);
+
+/* Post-processing of base MFCC [T][C] into final features [T][C*(1+order)]:
+   Kaldi's compute-deltas (edge frames replicated), then CMVN per the params. */
+void voz_deltas_compute(const float *in, size_t T, int C, int order, int window, float *out);
+/* Per-utterance mean (and variance) normalisation in place over [T][D]. */
+void voz_cmvn_apply(float *feats, size_t T, int D, int norm_var);
+
+/* Running CMVN for live audio: exponentially decaying mean/var estimates. */
+struct voz_cmvn_running { int D; float decay; double count; double *sum, *sumsq; };
+voz_status voz_cmvn_running_init(struct voz_cmvn_running *r, int D, float window_frames);
+void voz_cmvn_running_apply(struct voz_cmvn_running *r, float *frame);
+void voz_cmvn_running_release(struct voz_cmvn_running *r);
+
+#endif

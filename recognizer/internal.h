@@ -1,0 +1,32 @@
+/* recognizer/internal.h — the loaded model handle and the one function every
+   front end (transcribe, live, eval) uses to turn an utterance into words. */
+#ifndef VOZ_RECOGNIZER_INTERNAL_H
+#define VOZ_RECOGNIZER_INTERNAL_H
+
+#include "voz.h"
+#include "acoustic/model_file.h"
+#include "acoustic/net.h"
+
+struct voz_model {
+    struct voz_model_data data; /* owned */
+    struct voz_net net;         /* bound to data.params */
+    char name[256];             /* path or "default", for messages */
+};
+
+/* Decodes one utterance of samples at the model's rate: features (the model's
+   options, per-utterance CMVN) -> network -> CTC decoder per `p`. Word times are
+   offset by t0 seconds. `logprobs_out`, if non-NULL, receives the malloc'ed
+   [T][C] log-posteriors and *T_out their frame count (tests and `voz features`). */
+voz_status voz_decode_utterance(const struct voz_model *m, const float *pcm, size_t n,
+                                const voz_decode_params *p, double t0, voz_transcript *out,
+                                float **logprobs_out, size_t *T_out);
+
+/* Same from features already computed ([T][input_dim]); used by eval and training. */
+voz_status voz_decode_features(const struct voz_model *m, const float *feats, size_t T,
+                               const voz_decode_params *p, double t0, voz_transcript *out,
+                               float **logprobs_out);
+
+/* Seconds per feature frame of the model. */
+double voz_model_frame_seconds(const struct voz_model *m);
+
+#endif
