@@ -24,6 +24,13 @@ void voz_mfcc_free(struct voz_mfcc *m);
 /* One frame: `frame` holds frame_length samples; writes num_ceps values. Uses the
    computer's scratch: one computer per thread. */
 void voz_mfcc_compute_frame(struct voz_mfcc *m, const float *frame, float *out);
+/* Restarts the dither generator at its fixed seed (a fresh computer starts there). */
+void voz_mfcc_reset(struct voz_mfcc *m);
+/* FFT size N (frame length, rounded up to a power of two when round_pow2). */
+size_t voz_mfcc_fft_size(const struct voz_mfcc *m);
+/* Frames 0 .. T-1 of pcm[n] (T <= voz_mfcc_num_frames) into out[T][num_ceps], with
+   Kaldi's edge reflection when snip_edges = 0. */
+voz_status voz_mfcc_compute_buffer(struct voz_mfcc *m, const float *pcm, size_t n, float *out, size_t T);
 
 /* Offline: all features of a buffer (MFCC, deltas, CMVN as the params say),
    malloc'ed [T][dim] row-major. T may be 0 (then *feats is NULL). */
@@ -36,12 +43,16 @@ struct voz_mfcc_stream;
 voz_status voz_mfcc_stream_create(const voz_feature_params *p, struct voz_mfcc_stream **out);
 void voz_mfcc_stream_free(struct voz_mfcc_stream *s);
 void voz_mfcc_stream_reset(struct voz_mfcc_stream *s);
-/* Appends samples; returns frames now available via _pop. */
+/* Appends samples (blocks of any size, even 1); completed frames become available
+   via _pop. VOZ_ERR_INVALID after a flush until the stream is reset. */
 voz_status voz_mfcc_stream_feed(struct voz_mfcc_stream *s, const float *pcm, size_t n);
 /* End of input (needed for snip_edges = 0, whose last frames reflect the end). */
 voz_status voz_mfcc_stream_flush(struct voz_mfcc_stream *s);
-/* Copies the oldest completed frame into out[num_ceps]; returns 1, or 0 when none. */
+/* Copies the oldest completed frame into out[num_ceps]; returns 1, or 0 when none.
+   Frames are computed here, lazily, so feeding never does analysis work. */
 int voz_mfcc_stream_pop(struct voz_mfcc_stream *s, float *out);
+/* Frames _pop would return now. */
+size_t voz_mfcc_stream_available(const struct voz_mfcc_stream *s);
 
 /* Post-processing of base MFCC [T][C] into final features [T][C*(1+order)]:
    Kaldi's compute-deltas (edge frames replicated), then CMVN per the params. */
@@ -49,10 +60,26 @@ void voz_deltas_compute(const float *in, size_t T, int C, int order, int window,
 /* Per-utterance mean (and variance) normalisation in place over [T][D]. */
 void voz_cmvn_apply(float *feats, size_t T, int D, int norm_var);
 
-/* Running CMVN for live audio: exponentially decaying mean/var estimates. */
-struct voz_cmvn_running { int D; float decay; double count; double *sum, *sumsq; };
+/* Running CMVN for live audio: exponentially decaying mean/var estimates. Each frame
+   first enters the statistics, then is normalised by them (so frame 0 becomes 0).
+   init sets norm_var = 1; set it to 0 for mean-only normalisation. */
+struct voz_cmvn_running {
+    int D;             /* feature dimension */
+    float decay;       /* 1 - 1/window_frames: weight of the past per frame */
+    double count;      /* decayed number of frames seen */
+    double *sum;       /* [D] decayed sums */
+    double *sumsq;     /* [D] decayed sums of squares */
+    int norm_var;      /* 1: divide by the running standard deviation too */
+};
 voz_status voz_cmvn_running_init(struct voz_cmvn_running *r, int D, float window_frames);
 void voz_cmvn_running_apply(struct voz_cmvn_running *r, float *frame);
+/* Forgets the statistics (a new speaker or session), keeping D, decay and norm_var. */
+void voz_cmvn_running_reset(struct voz_cmvn_running *r);
 void voz_cmvn_running_release(struct voz_cmvn_running *r);
+/* Window of the running CMVN that voz_features_compute uses for VOZ_CMVN_RUNNING. */
+#define VOZ_CMVN_RUNNING_FRAMES 300
+/* Variances below this are treated as this (constant or silent dimensions map to 0
+   instead of dividing by ~0). */
+#define VOZ_CMVN_VAR_FLOOR 1e-10
 
 #endif
