@@ -1,0 +1,327 @@
+/* recognizer/model.c — the loaded model handle (read-only once loaded, so one model
+   serves any number of threads) and the decoding of one utterance: features ->
+   network (B = 1, a workspace per call) -> CTC greedy or prefix beam -> words with
+   times. Shapes: T frames, I input dimension, C classes. */
+#include "recognizer/internal.h"
+#include "common/util.h"
+#include "decoder/ctc.h"
+#include "frontend/mfcc.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static voz_status wrap(const char *name, struct voz_model_data *d, struct voz_model **out)
+{
+    struct voz_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        voz_model_data_release(d);
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", name);
+    }
+    m->data = *d;
+    voz_net_bind(&m->net, &m->data.net, m->data.params);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    *out = m;
+    return VOZ_OK;
+}
+
+voz_status voz_model_load(const char *path, struct voz_model **out)
+{
+    struct voz_model_data d;
+    *out = NULL;
+    if (!path)
+        return voz_fail(VOZ_ERR_INVALID, "voz_model_load: no path");
+    voz_status s = voz_model_data_read(path, &d);
+    return s ? s : wrap(path, &d, out);
+}
+
+voz_status voz_model_load_memory(const void *data, size_t size, const char *name, struct voz_model **out)
+{
+    struct voz_model_data d;
+    *out = NULL;
+    if (!name)
+        name = "model";
+    voz_status s = voz_model_data_parse(data, size, name, &d);
+    return s ? s : wrap(name, &d, out);
+}
+
+void voz_model_free(struct voz_model *m)
+{
+    if (!m)
+        return;
+    voz_model_data_release(&m->data);
+    free(m);
+}
+
+int voz_model_sample_rate(const struct voz_model *m) { return m->data.sample_rate; }
+const voz_feature_params *voz_model_features(const struct voz_model *m) { return &m->data.feat; }
+int voz_model_num_classes(const struct voz_model *m) { return m->data.net.classes; }
+int voz_model_blank(const struct voz_model *m) { return m->data.blank; }
+
+const char *voz_model_class(const struct voz_model *m, int k)
+{
+    return k >= 0 && k < m->data.net.classes ? m->data.classes[k] : NULL;
+}
+
+const char *const *voz_model_words(const struct voz_model *m, int *n)
+{
+    if (n)
+        *n = m->data.n_words;
+    return m->data.n_words ? (const char *const *)m->data.words : NULL;
+}
+
+double voz_model_frame_seconds(const struct voz_model *m)
+{
+    return (double)voz_mfcc_frame_shift(&m->data.feat) / m->data.sample_rate;
+}
+
+voz_decode_params voz_decode_default_params(void)
+{
+    return (voz_decode_params){
+        .decoder = VOZ_DECODER_AUTO,
+        .beam = 16,
+        .words = NULL,
+        .n_words = 0,
+        .threads = 1,
+    };
+}
+
+void voz_transcript_release(voz_transcript *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->n_words; i++)
+        free(t->words[i].text);
+    free(t->words);
+    free(t->text);
+    memset(t, 0, sizeof *t);
+}
+
+/* An empty transcript still has text "" so callers can print it unconditionally. */
+static voz_status empty_transcript(voz_transcript *out, double t0, double duration)
+{
+    memset(out, 0, sizeof *out);
+    out->text = calloc(1, 1);
+    if (!out->text)
+        return voz_fail(VOZ_ERR_NOMEM, "transcript: out of memory");
+    out->duration = duration;
+    out->start = t0;
+    out->end = t0 + duration;
+    return VOZ_OK;
+}
+
+/* A class made only of spaces separates words (normally exactly " "). */
+static int is_separator(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s != ' ')
+            return 0;
+    return 1;
+}
+
+/* Labels -> words: class strings concatenated, split at separator classes. A word
+   starts at the first frame of its first label and ends at the last frame of its last
+   label plus one frame length. */
+static voz_status labels_to_words(const struct voz_model *m, const int *labels, const int *first,
+                                  const int *last, int L, double t0, voz_transcript *out)
+{
+    const double shift = voz_model_frame_seconds(m);
+    const double flen = (double)voz_mfcc_frame_length(&m->data.feat) / m->data.sample_rate;
+    size_t total = 1;
+    for (int i = 0; i < L; i++)
+        total += strlen(m->data.classes[labels[i]]) + 1;
+    char *word = malloc(total);
+    char *text = malloc(total);
+    voz_word *words = calloc((size_t)L + 1, sizeof *words);
+    if (!word || !text || !words) {
+        free(word);
+        free(text);
+        free(words);
+        return voz_fail(VOZ_ERR_NOMEM, "transcript: out of memory");
+    }
+    size_t wlen = 0, tlen = 0;
+    int nw = 0, wfirst = 0, wlast = 0;
+    text[0] = 0;
+    for (int i = 0; i <= L; i++) {
+        const char *cls = i < L ? m->data.classes[labels[i]] : " ";
+        if (is_separator(cls)) {
+            if (wlen == 0)
+                continue;
+            word[wlen] = 0;
+            char *w = strdup(word);
+            if (!w) {
+                for (int k = 0; k < nw; k++)
+                    free(words[k].text);
+                free(words);
+                free(word);
+                free(text);
+                return voz_fail(VOZ_ERR_NOMEM, "transcript: out of memory");
+            }
+            words[nw].text = w;
+            words[nw].start = (float)(t0 + wfirst * shift);
+            words[nw].end = (float)(t0 + wlast * shift + flen);
+            nw++;
+            if (tlen)
+                text[tlen++] = ' ';
+            memcpy(text + tlen, word, wlen + 1);
+            tlen += wlen;
+            wlen = 0;
+            continue;
+        }
+        if (wlen == 0)
+            wfirst = first[i];
+        wlast = last[i];
+        size_t cl = strlen(cls);
+        memcpy(word + wlen, cls, cl);
+        wlen += cl;
+    }
+    free(word);
+    out->text = text;
+    out->words = words;
+    out->n_words = nw;
+    return VOZ_OK;
+}
+
+static voz_status check_params(const voz_decode_params *p)
+{
+    if (p->decoder < VOZ_DECODER_AUTO || p->decoder > VOZ_DECODER_BEAM)
+        return voz_fail(VOZ_ERR_INVALID, "decode: unknown decoder %d", (int)p->decoder);
+    if (p->beam < 1 || p->beam > 4096)
+        return voz_fail(VOZ_ERR_INVALID, "decode: beam width %d is out of range, expected 1..4096", p->beam);
+    if (p->threads < 1 || p->threads > 2)
+        return voz_fail(VOZ_ERR_INVALID, "decode: threads is %d, expected 1 or 2", p->threads);
+    if (p->words && p->n_words < 0)
+        return voz_fail(VOZ_ERR_INVALID, "decode: word count %d is negative", p->n_words);
+    return VOZ_OK;
+}
+
+voz_status voz_decode_features(const struct voz_model *m, const float *feats, size_t T,
+                               const voz_decode_params *p, double t0, voz_transcript *out,
+                               float **logprobs_out)
+{
+    voz_decode_params defaults = voz_decode_default_params();
+    if (!p)
+        p = &defaults;
+    if (logprobs_out)
+        *logprobs_out = NULL;
+    memset(out, 0, sizeof *out);
+    voz_status s = check_params(p);
+    if (s)
+        return s;
+    const int I = m->data.net.input_dim, C = m->data.net.classes;
+    const double duration = T * voz_model_frame_seconds(m);
+    if (T == 0)
+        return empty_transcript(out, t0, 0);
+    if (T > INT_MAX / 2)
+        return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
+    for (size_t i = 0; i < T * (size_t)I; i++)
+        if (!isfinite(feats[i]))
+            return voz_fail(VOZ_ERR_NONFINITE, "%s: feature %zu of frame %zu is not finite", m->name,
+                            i % (size_t)I, i / (size_t)I);
+
+    size_t n_lp;
+    if (voz_mul_size(T, (size_t)C, &n_lp))
+        return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", m->name, T);
+    float *lp = malloc(n_lp * sizeof *lp);
+    int *labels = malloc(T * 3 * sizeof *labels);
+    struct voz_net_ws *ws = lp && labels ? voz_net_ws_create(&m->data.net, p->threads) : NULL;
+    if (!ws) {
+        free(lp);
+        free(labels);
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", m->name, T);
+    }
+    s = voz_net_forward(&m->net, ws, feats, NULL, (int)T, 1, lp, 0);
+    voz_net_ws_free(ws);
+    for (size_t i = 0; s == VOZ_OK && i < n_lp; i++)
+        if (!isfinite(lp[i]))
+            s = voz_fail(VOZ_ERR_NONFINITE, "%s: log-probability of class %zu at frame %zu is not finite",
+                         m->name, i % (size_t)C, i / (size_t)C);
+    if (s) {
+        free(lp);
+        free(labels);
+        return s;
+    }
+
+    const char *const *words = p->words ? p->words : (const char *const *)m->data.words;
+    int n_words = p->words ? p->n_words : m->data.n_words;
+    int beam = p->decoder == VOZ_DECODER_BEAM || (p->decoder == VOZ_DECODER_AUTO && n_words > 0);
+    int *first = labels + T, *last = labels + 2 * T;
+    int L;
+    if (beam) {
+        struct voz_ctc_beam *b = NULL;
+        s = voz_ctc_beam_create((const char *const *)m->data.classes, C, m->data.blank, words, n_words, p->beam,
+                                &b);
+        if (s) {
+            free(lp);
+            free(labels);
+            return s;
+        }
+        L = voz_ctc_beam_decode(b, lp, (int)T, (size_t)C, labels, first, last);
+        voz_ctc_beam_free(b);
+        if (L < 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", voz_last_error());
+            free(lp);
+            free(labels);
+            return voz_fail(VOZ_ERR_NOMEM, "%s: beam search failed: %s", m->name, why);
+        }
+    } else {
+        L = voz_ctc_greedy(lp, (int)T, C, (size_t)C, m->data.blank, labels, first, last);
+    }
+    s = labels_to_words(m, labels, first, last, L, t0, out);
+    free(labels);
+    if (s) {
+        free(lp);
+        return s;
+    }
+    out->duration = duration;
+    out->start = t0;
+    out->end = t0 + duration;
+    if (logprobs_out)
+        *logprobs_out = lp;
+    else
+        free(lp);
+    return VOZ_OK;
+}
+
+voz_status voz_decode_utterance(const struct voz_model *m, const float *pcm, size_t n,
+                                const voz_decode_params *p, double t0, voz_transcript *out,
+                                float **logprobs_out, size_t *T_out)
+{
+    const double duration = (double)n / m->data.sample_rate;
+    if (logprobs_out)
+        *logprobs_out = NULL;
+    if (T_out)
+        *T_out = 0;
+    memset(out, 0, sizeof *out);
+    voz_decode_params defaults = voz_decode_default_params();
+    voz_status s = check_params(p ? p : &defaults);
+    if (s)
+        return s;
+    /* Shorter than one frame: nothing to hear, not an error. */
+    if (n < voz_mfcc_frame_length(&m->data.feat))
+        return empty_transcript(out, t0, duration);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(pcm[i]))
+            return voz_fail(VOZ_ERR_NONFINITE, "%s: audio sample %zu is not finite", m->name, i);
+    float *feats = NULL;
+    size_t T = 0;
+    if ((s = voz_features_compute(&m->data.feat, pcm, n, &feats, &T)))
+        return s;
+    if (T == 0) {
+        free(feats);
+        return empty_transcript(out, t0, duration);
+    }
+    s = voz_decode_features(m, feats, T, p, t0, out, logprobs_out);
+    free(feats);
+    if (s)
+        return s;
+    out->duration = duration;
+    out->end = t0 + duration;
+    if (T_out)
+        *T_out = T;
+    return VOZ_OK;
+}
