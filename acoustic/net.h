@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #define VOZ_NET_MAX_LAYERS 8
+#define VOZ_NET_MAX_HIDDEN 4096 /* H per direction */
+#define VOZ_NET_MAX_DIM 65536   /* input_dim and classes */
 
 typedef enum { VOZ_CELL_LSTM = 0, VOZ_CELL_GRU = 1, VOZ_CELL_RNN_TANH = 2, VOZ_CELL_RNN_RELU = 3 } voz_cell_type;
 
