@@ -1,0 +1,53 @@
+#!/bin/bash
+# The shipped default model (embedded in $VOZ: no -m) on real speech: 100 isolated FSDD
+# recordings, every speaker and digit, must come out at least 95% exactly right.
+# The list is fixed: for each speaker and digit two of takes 45-49, which the recipe
+# keeps out of training for the four training speakers (the fifth is held out entirely).
+# Environment: VOZ (binary, default build/release/voz), VOZ_SHARED (default ../shared).
+set -u
+cd "$(dirname "$0")/.."
+VOZ=${VOZ:-build/release/voz}
+FSDD=${VOZ_SHARED:-../shared}/data/fsdd
+MODEL=models/digits-en/digits-en.voz
+NEED=95
+
+if [ ! -e "$MODEL" ]; then
+    echo "SKIP: $MODEL does not exist yet (train it with models/digits-en/recipe.sh)"
+    exit 0
+fi
+[ -x "$VOZ" ] || { echo "FAIL: $VOZ is not an executable voz"; exit 1; }
+[ -d "$FSDD" ] || { echo "FAIL: $FSDD is missing (set VOZ_SHARED)"; exit 1; }
+
+words=(zero one two three four five six seven eight nine)
+speakers=(george jackson lucas nicolas yweweler)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Reference: FILE<TAB>word, 5 speakers x 10 digits x 2 takes.
+files=()
+for s in "${!speakers[@]}"; do
+    for d in 0 1 2 3 4 5 6 7 8 9; do
+        for k in 0 2; do
+            f="$FSDD/${d}_${speakers[$s]}_$((45 + (d + s + k) % 5)).wav"
+            [ -e "$f" ] || { echo "FAIL: $f is missing"; exit 1; }
+            files+=("$f")
+            printf '%s\t%s\n' "$f" "${words[$d]}" >> "$tmp/ref.tsv"
+        done
+    done
+done
+
+# Several files: voz prints FILE<TAB>transcript per line.
+if ! "$VOZ" transcribe "${files[@]}" > "$tmp/hyp.tsv" 2> "$tmp/err"; then
+    echo "FAIL: $VOZ transcribe exited with an error:"; cat "$tmp/err"; exit 1
+fi
+n=$(wc -l < "$tmp/hyp.tsv")
+[ "$n" -eq "${#files[@]}" ] || { echo "FAIL: expected ${#files[@]} transcripts, found $n"; cat "$tmp/err"; exit 1; }
+
+# Compare per file; list every miss so a failure says which speakers and digits.
+awk -F'\t' -v need=$NEED '
+    NR == FNR { ref[$1] = $2; next }
+    { total++; if (($1 in ref) && $2 == ref[$1]) ok++; else printf "miss: %s: expected \"%s\", found \"%s\"\n", $1, ref[$1], $2 }
+    END {
+        printf "%d/%d exactly right (need %d)\n", ok, total, need
+        exit !(total == 100 && ok >= need)
+    }' "$tmp/ref.tsv" "$tmp/hyp.tsv"
