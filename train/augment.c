@@ -1,0 +1,187 @@
+/* train/augment.c — seeded random numbers, waveform augmentation, SpecAugment. */
+#include "train/augment.h"
+#include "frontend/audio.h"
+#include "common/util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+struct voz_rng voz_rng_derive(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
+{
+    /* Chained mixing: each index perturbs a fully mixed state, so (1, 2) and (2, 1)
+       give unrelated streams. */
+    uint64_t h = mix64(seed + 0x9E3779B97F4A7C15ull);
+    h = mix64(h ^ (a + 0x632BE59BD9B4E019ull));
+    h = mix64(h ^ (b + 0x8CB92BA72F3D8DD7ull));
+    h = mix64(h ^ (c + 0xD6E8FEB86659FD93ull));
+    return (struct voz_rng){ h };
+}
+
+uint64_t voz_rng_next(struct voz_rng *r)
+{
+    r->s += 0x9E3779B97F4A7C15ull;
+    return mix64(r->s);
+}
+
+double voz_rng_uniform(struct voz_rng *r)
+{
+    return (double)(voz_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+double voz_rng_range(struct voz_rng *r, double lo, double hi)
+{
+    return hi > lo ? lo + (hi - lo) * voz_rng_uniform(r) : lo;
+}
+
+int voz_rng_int(struct voz_rng *r, int lo, int hi)
+{
+    if (hi <= lo)
+        return lo;
+    uint64_t span = (uint64_t)((int64_t)hi - lo) + 1;
+    return lo + (int)(voz_rng_next(r) % span); /* bias < span / 2^64: negligible */
+}
+
+double voz_rng_gauss(struct voz_rng *r)
+{
+    double u1 = voz_rng_uniform(r), u2 = voz_rng_uniform(r);
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void voz_rng_shuffle(struct voz_rng *r, int *v, int n)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = voz_rng_int(r, 0, i);
+        int t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}
+
+voz_augment_params voz_augment_default_params(void)
+{
+    return (voz_augment_params){
+        .speed_min = 0.9f, .speed_max = 1.1f,
+        .gain_min_db = -6.0f, .gain_max_db = 6.0f,
+        .snr_min_db = 10.0f, .snr_max_db = 40.0f,
+        .clean_prob = 0.25f,
+    };
+}
+
+#define PINK_ROWS 12
+
+void voz_augment_noise(struct voz_rng *rng, int pink, float rms, float *out, size_t n)
+{
+    if (!pink) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = rms * (float)voz_rng_gauss(rng);
+        return;
+    }
+    /* Voss-McCartney: row k is redrawn every 2^k samples (the row whose bit flips
+       in the sample counter), plus one white row; their sum falls off ~3 dB/octave.
+       Each of the PINK_ROWS + 1 uniform terms has variance 1/3 on [-1, 1]. */
+    double rows[PINK_ROWS], sum = 0;
+    for (int k = 0; k < PINK_ROWS; k++) {
+        rows[k] = voz_rng_range(rng, -1, 1);
+        sum += rows[k];
+    }
+    const double norm = 1.0 / sqrt((PINK_ROWS + 1) / 3.0);
+    for (size_t i = 0; i < n; i++) {
+        size_t c = i + 1;
+        int k = 0;
+        while (k < PINK_ROWS - 1 && !(c & 1)) {
+            c >>= 1;
+            k++;
+        }
+        sum -= rows[k];
+        rows[k] = voz_rng_range(rng, -1, 1);
+        sum += rows[k];
+        out[i] = rms * (float)((sum + voz_rng_range(rng, -1, 1)) * norm);
+    }
+}
+
+voz_status voz_augment_wave(const voz_augment_params *p, struct voz_rng *rng, const float *pcm, size_t n,
+                            int rate, float **out, size_t *n_out)
+{
+    /* Draw everything first, in a fixed order, so the stream of draws never depends
+       on what the resampler returns. */
+    double speed = voz_rng_range(rng, p->speed_min, p->speed_max);
+    double gain_db = voz_rng_range(rng, p->gain_min_db, p->gain_max_db);
+    int noisy = voz_rng_uniform(rng) >= p->clean_prob;
+    int pink = voz_rng_uniform(rng) < 0.5;
+    double snr_db = voz_rng_range(rng, p->snr_min_db, p->snr_max_db);
+    struct voz_rng noise_rng = voz_rng_derive(voz_rng_next(rng), 0, 0, 0);
+
+    float *y = NULL;
+    size_t m = 0;
+    *out = NULL;
+    *n_out = 0;
+    if (!(speed > 0) || rate <= 0)
+        return voz_fail(VOZ_ERR_INVALID, "augment: speed factor must be > 0, found %g", speed);
+    if (fabs(speed - 1.0) > 1e-6 && n > 0) {
+        voz_status s = voz_resample_buffer(pcm, n, (double)rate, (double)rate / speed, &y, &m);
+        if (s != VOZ_OK)
+            return s;
+    } else {
+        m = n;
+        y = malloc((n ? n : 1) * sizeof *y);
+        if (!y)
+            return voz_fail(VOZ_ERR_NOMEM, "augment: out of memory for %zu samples", n);
+        if (n)
+            memcpy(y, pcm, n * sizeof *y);
+    }
+    const float g = (float)pow(10.0, gain_db / 20.0);
+    double power = 0;
+    for (size_t i = 0; i < m; i++) {
+        y[i] *= g;
+        power += (double)y[i] * y[i];
+    }
+    power = m ? power / (double)m : 0;
+    if (noisy && power > 0 && m > 0) {
+        float *noise = malloc(m * sizeof *noise);
+        if (!noise) {
+            free(y);
+            return voz_fail(VOZ_ERR_NOMEM, "augment: out of memory for %zu samples", m);
+        }
+        float rms = (float)sqrt(power / pow(10.0, snr_db / 10.0));
+        voz_augment_noise(&noise_rng, pink, rms, noise, m);
+        for (size_t i = 0; i < m; i++)
+            y[i] += noise[i];
+        free(noise);
+    }
+    *out = y;
+    *n_out = m;
+    return VOZ_OK;
+}
+
+void voz_specaug_apply(const voz_specaug_params *p, struct voz_rng *rng, float *feats, int T, int D, int C)
+{
+    if (T <= 0 || D <= 0 || C <= 0 || D % C)
+        return;
+    int blocks = D / C;
+    int max_w = p->time_width < T / 5 ? p->time_width : T / 5;
+    for (int k = 0; k < p->time_masks; k++) {
+        int w = voz_rng_int(rng, 0, max_w > 0 ? max_w : 0);
+        int t0 = voz_rng_int(rng, 0, T - w);
+        for (int t = t0; t < t0 + w; t++)
+            memset(feats + (size_t)t * D, 0, (size_t)D * sizeof *feats);
+    }
+    int max_f = p->freq_width < C ? p->freq_width : C - 1;
+    for (int k = 0; k < p->freq_masks; k++) {
+        int f = voz_rng_int(rng, 0, max_f > 0 ? max_f : 0);
+        int f0 = voz_rng_int(rng, 0, C - f);
+        for (int t = 0; t < T; t++)
+            for (int b = 0; b < blocks; b++)
+                for (int j = f0; j < f0 + f; j++)
+                    feats[(size_t)t * D + (size_t)b * C + j] = 0;
+    }
+}

@@ -1,0 +1,58 @@
+/* train/augment.h — the training randomness and data augmentation. Every random
+   choice comes from a voz_rng seeded by a hash of (seed, purpose, indices...), so
+   results are a pure function of the run's seed and the position in training: a
+   resumed run draws exactly what an uninterrupted one would have drawn.
+   Waveform augmentation (speed via the resampler, gain, white/pink noise at an SNR)
+   makes the cached clip variants; SpecAugment masks final features on the fly. */
+#ifndef VOZ_TRAIN_AUGMENT_H
+#define VOZ_TRAIN_AUGMENT_H
+
+#include "voz.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* splitmix64: one 64-bit word of state, full period, good enough mixing for
+   shuffles and augmentation draws. */
+struct voz_rng { uint64_t s; };
+
+/* State from a seed and up to three indices (epoch, batch, item ...). */
+struct voz_rng voz_rng_derive(uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
+uint64_t voz_rng_next(struct voz_rng *r);
+double voz_rng_uniform(struct voz_rng *r);                 /* [0, 1) */
+double voz_rng_range(struct voz_rng *r, double lo, double hi); /* [lo, hi) (lo when equal) */
+int voz_rng_int(struct voz_rng *r, int lo, int hi);          /* lo..hi inclusive */
+double voz_rng_gauss(struct voz_rng *r);                   /* standard normal */
+void voz_rng_shuffle(struct voz_rng *r, int *v, int n);    /* Fisher-Yates */
+
+typedef struct {
+    float speed_min, speed_max;   /* 0.9 : 1.1   playback-rate factor (>1 shorter) */
+    float gain_min_db, gain_max_db; /* -6 : 6 */
+    float snr_min_db, snr_max_db; /* 10 : 40 */
+    float clean_prob;             /* 0.25: share of variants without added noise */
+} voz_augment_params;
+
+voz_augment_params voz_augment_default_params(void);
+
+/* One augmented copy of pcm[n] at `rate` Hz: speed perturbation (resampling to
+   rate / speed, played at rate), gain, then white or pink noise at a random SNR
+   relative to the clip's mean power (or none, with probability clean_prob). All draws
+   come from `rng`. *out is malloc'ed. */
+voz_status voz_augment_wave(const voz_augment_params *p, struct voz_rng *rng, const float *pcm, size_t n,
+                            int rate, float **out, size_t *n_out);
+
+/* Noise of n samples: white (pink = 0) or pink (1/f, Voss-McCartney with 12 rows),
+   unit RMS before scaling by `rms`. */
+void voz_augment_noise(struct voz_rng *rng, int pink, float rms, float *out, size_t n);
+
+typedef struct {
+    int time_masks, time_width; /* N masks of width 0..W frames */
+    int freq_masks, freq_width; /* N masks of width 0..F coefficients */
+} voz_specaug_params;
+
+/* Masks (sets to 0, the mean after CMVN) feats [T][D] in place. D = blocks * C: a
+   frequency mask covers the same coefficient range [f0, f0 + f) of C in each block
+   (static, delta, delta-delta), so the masked band means one thing in all of them.
+   Time masks are at most T/5 frames wide each, so no utterance is erased. */
+void voz_specaug_apply(const voz_specaug_params *p, struct voz_rng *rng, float *feats, int T, int D, int C);
+
+#endif
