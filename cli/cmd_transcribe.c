@@ -1,9 +1,254 @@
-/* cli/cmd_transcribe.c — placeholder until the subcommand lands. */
+/* cli/cmd_transcribe.c — `voz transcribe`: audio files to text, one line per file
+   (plain or JSON). A file that fails is reported on stderr and the others are still
+   transcribed; the exit status says whether any failed. */
 #include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WORDS_FILE (64L << 20)
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: voz transcribe [OPTIONS] FILE...\n"
+            "\n"
+            "Transcribes each audio FILE (any format libsndfile reads; '-' is standard input).\n"
+            "One file: its transcript on one line. Several: 'FILE<TAB>transcript' per line.\n"
+            "\n"
+            "options:\n"
+            "  -m, --model MODEL     model file (default: the model built into voz)\n"
+            "  --format txt|json     output format (default: txt); json prints one object per\n"
+            "                        file per line: file, duration, text, words with start/end\n"
+            "  --decoder auto|greedy|beam\n"
+            "                        CTC decoder (default: auto = beam when a word list is\n"
+            "                        known, else greedy)\n"
+            "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
+            "  --words FILE          word list, one word per line, constraining the beam search\n"
+            "                        (default: the model's word list, if it has one)\n"
+            "  --threads N           threads for the acoustic model, 1 or 2 (default: 1)\n"
+            "  -h, --help            this text\n"
+            "\n"
+            "Exit status: 0 all files transcribed, 1 a file or the model failed, 2 usage error.\n");
+}
+
+/* Word list: one word per line, blank lines and surrounding whitespace ignored. */
+static char **read_words(const char *path, int *n_out, char **storage)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        cli_die(1, "%s: cannot open word list: %s", path, strerror(errno));
+    char *buf = malloc(MAX_WORDS_FILE + 1);
+    if (!buf)
+        cli_die(1, "%s: out of memory", path);
+    size_t len = fread(buf, 1, MAX_WORDS_FILE + 1, fp);
+    int err = ferror(fp);
+    fclose(fp);
+    if (err)
+        cli_die(1, "%s: cannot read word list (is it a directory?)", path);
+    if (len > MAX_WORDS_FILE)
+        cli_die(1, "%s: word list larger than %ld bytes", path, MAX_WORDS_FILE);
+    buf[len] = 0;
+    if (strlen(buf) != len)
+        cli_die(1, "%s: word list contains a NUL byte, expected text", path);
+    size_t cap = 1;
+    for (size_t i = 0; i < len; i++)
+        cap += buf[i] == '\n';
+    char **words = calloc(cap, sizeof *words);
+    if (!words)
+        cli_die(1, "%s: out of memory", path);
+    int n = 0, line = 0;
+    for (char *p = buf; *p;) {
+        char *nl = strchr(p, '\n');
+        char *next = nl ? nl + 1 : p + strlen(p);
+        if (nl)
+            *nl = 0;
+        line++;
+        while (*p == ' ' || *p == '\t' || *p == '\r')
+            p++;
+        char *e = p + strlen(p);
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+            *--e = 0;
+        if (*p) {
+            for (char *q = p; *q; q++)
+                if ((unsigned char)*q <= ' ')
+                    cli_die(1, "%s:%d: '%s' is not one word (one word per line)", path, line, p);
+            words[n++] = p;
+        }
+        p = next;
+    }
+    if (n == 0)
+        cli_die(1, "%s: word list has no words", path);
+    *n_out = n;
+    *storage = buf;
+    return words;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; bytes that are
+   not UTF-8 become U+FFFD so the output always parses. */
+static void json_string(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    putchar('"');
+    while (*p) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+            p++;
+        } else if (c == '\n') {
+            fputs("\\n", stdout);
+            p++;
+        } else if (c == '\t') {
+            fputs("\\t", stdout);
+            p++;
+        } else if (c == '\r') {
+            fputs("\\r", stdout);
+            p++;
+        } else if (c < 0x20 || c == 0x7f) {
+            printf("\\u%04x", c);
+            p++;
+        } else if (c < 0x80) {
+            putchar(c);
+            p++;
+        } else {
+            int len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+            int ok = len > 0;
+            uint32_t cp = len == 2 ? c & 0x1Fu : len == 3 ? c & 0x0Fu : c & 0x07u;
+            for (int k = 1; ok && k < len; k++) {
+                if ((p[k] & 0xC0) != 0x80)
+                    ok = 0;
+                else
+                    cp = cp << 6 | (p[k] & 0x3Fu);
+            }
+            if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+                       cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
+                ok = 0;
+            if (ok) {
+                fwrite(p, 1, (size_t)len, stdout);
+                p += len;
+            } else {
+                fputs("\\ufffd", stdout);
+                p++;
+            }
+        }
+    }
+    putchar('"');
+}
+
+static void print_json(const char *file, const voz_transcript *t)
+{
+    fputs("{\"file\":", stdout);
+    json_string(file);
+    printf(",\"duration\":%.3f,\"text\":", t->duration);
+    json_string(t->text);
+    fputs(",\"words\":[", stdout);
+    for (int i = 0; i < t->n_words; i++) {
+        fputs(i ? ",{\"word\":" : "{\"word\":", stdout);
+        json_string(t->words[i].text);
+        printf(",\"start\":%.3f,\"end\":%.3f}", t->words[i].start, t->words[i].end);
+    }
+    fputs("]}\n", stdout);
+}
+
+/* "voz: FILE: reason" — the library's message usually names the file already. */
+static void report_failure(const char *file, voz_status s)
+{
+    const char *why = voz_last_error();
+    size_t fl = strlen(file);
+    fflush(stdout);
+    if (!why[0])
+        fprintf(stderr, "voz: %s: %s\n", file, voz_status_str(s));
+    else if (!strncmp(why, file, fl) && why[fl] == ':')
+        fprintf(stderr, "voz: %s\n", why);
+    else
+        fprintf(stderr, "voz: %s: %s\n", file, why);
+}
 
 int cmd_transcribe(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_die(1, "'transcribe' is not built yet");
+    enum { OPT_FORMAT = 256, OPT_DECODER, OPT_BEAM, OPT_WORDS, OPT_THREADS };
+    static const struct option opts[] = {
+        { "model", required_argument, NULL, 'm' },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "decoder", required_argument, NULL, OPT_DECODER },
+        { "beam", required_argument, NULL, OPT_BEAM },
+        { "words", required_argument, NULL, OPT_WORDS },
+        { "threads", required_argument, NULL, OPT_THREADS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *model_path = NULL, *words_path = NULL;
+    int json = 0, c;
+    voz_decode_params dp = voz_decode_default_params();
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case OPT_FORMAT:
+            if (!strcmp(optarg, "txt"))
+                json = 0;
+            else if (!strcmp(optarg, "json"))
+                json = 1;
+            else
+                cli_die(EXIT_USAGE, "--format must be txt or json, not '%s'", optarg);
+            break;
+        case OPT_DECODER:
+            if (!strcmp(optarg, "auto"))
+                dp.decoder = VOZ_DECODER_AUTO;
+            else if (!strcmp(optarg, "greedy"))
+                dp.decoder = VOZ_DECODER_GREEDY;
+            else if (!strcmp(optarg, "beam"))
+                dp.decoder = VOZ_DECODER_BEAM;
+            else
+                cli_die(EXIT_USAGE, "--decoder must be auto, greedy or beam, not '%s'", optarg);
+            break;
+        case OPT_BEAM: dp.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
+        case OPT_WORDS: words_path = optarg; break;
+        case OPT_THREADS: dp.threads = cli_parse_int("--threads", optarg, 1, 2); break;
+        case 'h':
+            usage(stdout);
+            cli_check_stdout();
+            return 0;
+        case ':': cli_die(EXIT_USAGE, "option '%s' needs a value (see voz transcribe --help)", argv[optind - 1]);
+        default: cli_die(EXIT_USAGE, "unknown option '%s' (see voz transcribe --help)", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    cli_setup_log(0);
+    char *words_storage = NULL;
+    char **words = NULL;
+    if (words_path) {
+        words = read_words(words_path, &dp.n_words, &words_storage);
+        dp.words = (const char *const *)words;
+    }
+    struct voz_model *m = cli_load_model(model_path);
+    int n_files = argc - optind, failed = 0;
+    for (int i = optind; i < argc; i++) {
+        const char *file = argv[i];
+        voz_transcript t;
+        voz_status s = voz_transcribe_file(m, file, &dp, &t);
+        if (s) {
+            report_failure(file, s);
+            failed = 1;
+            continue;
+        }
+        if (json)
+            print_json(file, &t);
+        else if (n_files > 1)
+            printf("%s\t%s\n", file, t.text);
+        else
+            printf("%s\n", t.text);
+        voz_transcript_release(&t);
+    }
+    voz_model_free(m);
+    free(words);
+    free(words_storage);
+    cli_check_stdout();
+    return failed;
 }

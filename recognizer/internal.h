@@ -26,6 +26,16 @@ voz_status voz_decode_features(const struct voz_model *m, const float *feats, si
                                const voz_decode_params *p, double t0, voz_transcript *out,
                                float **logprobs_out);
 
+/* voz_transcribe_pcm / voz_transcribe_file with the maximum segment length given
+   (those use 30 s): segments longer than this are cut at the quietest 10 ms frame
+   of their last min(10 s, max/3). Tests use short maxima to exercise the cutting. */
+voz_status voz_transcribe_pcm_segmented(const struct voz_model *m, const float *pcm, size_t n,
+                                        const voz_decode_params *p, double max_segment_s,
+                                        voz_transcript *out);
+voz_status voz_transcribe_file_segmented(const struct voz_model *m, const char *path,
+                                         const voz_decode_params *p, double max_segment_s,
+                                         voz_transcript *out);
+
 /* Seconds per feature frame of the model. */
 double voz_model_frame_seconds(const struct voz_model *m);
 
