@@ -1,0 +1,204 @@
+#!/bin/bash
+# bench/run.sh — `make bench`: voz next to PyTorch/torchaudio on the same inputs, model
+# shapes and thread counts (1 and 2: torch.set_num_threads(n) on one side, the net
+# workspace's threads + openblas_set_num_threads(n) on the other). Each case runs once
+# untimed, then REPS timed runs; the median is reported. Writes the table on stdout and
+# bench/last.tsv (case voz reference unit speedup; speedup = reference / voz time, so
+# above 1 means voz is faster; '#' lines carry the date, CPU and environment).
+# Environment knobs (defaults in brackets):
+#   BENCH_THREADS ["1 2"]   BENCH_CASES [all]   BENCH_QUICK=1 (fewer repetitions)
+#   BENCH_BUILD [build/bench-release]   BENCH_WORK [build/bench]   BENCH_TSV [bench/last.tsv]
+#   BENCH_HOUR_S [3600] length of the transcription input, seconds
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PY=/usr/bin/python3   # Debian's interpreter, the one with torch 1.13 / torchaudio 0.13
+BUILD=${BENCH_BUILD:-build/bench-release}
+WORK=${BENCH_WORK:-build/bench}
+TSV=${BENCH_TSV:-bench/last.tsv}
+THREADS=${BENCH_THREADS:-1 2}
+CASES=${BENCH_CASES:-mfcc bilstm_forward gru_forward ctc_loss train_step transcribe_1h live_latency}
+HOUR_S=${BENCH_HOUR_S:-3600}
+SHARED=${VOZ_SHARED:-$(cd .. && pwd)/shared}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then R_FAST=3 R_NET=3 R_TRAIN=2; else R_FAST=15 R_NET=7 R_TRAIN=5; fi
+
+BIN=$BUILD/bench/bench
+VOZ=$BUILD/voz
+IN=$WORK/inputs
+mkdir -p "$WORK" "$IN"
+ROWS=$WORK/rows.tsv      # case voz reference unit speedup gflop maxdiff note
+NOTES=$WORK/notes.txt
+: >"$ROWS"; : >"$NOTES"
+failed=0
+
+say() { printf '%s\n' "$*" >&2; }
+note() { printf '%s\n' "$*" >>"$NOTES"; say "note: $*"; }
+has_case() { [[ " $CASES " == *" $1 "* ]]; }
+
+# ---- dependencies and the release build -------------------------------------------------
+./tools/install-deps.sh python3-torch python3-torchaudio time ||
+    { say "bench: cannot install the reference packages"; exit 1; }
+make -s BUILD="$BUILD" deps || exit 1
+say "building voz (release flags) in $BUILD"
+if ! make -s -f Makefile -f bench/bench.mk BUILD="$BUILD" "$VOZ" "$BIN" >"$WORK/build.log" 2>&1; then
+    say "bench: build failed, see $WORK/build.log:"; tail -n 20 "$WORK/build.log" >&2; exit 1
+fi
+"$BIN" gen "$IN" || exit 1
+
+# ---- the machine ------------------------------------------------------------------------
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+torch_v=$("$PY" -c 'import torch, torchaudio; print("torch", torch.__version__, "torchaudio", torchaudio.__version__)' 2>/dev/null)
+blas=$("$BIN" info | tr '\n' ' ')
+envs=$(env | grep -E '^(OPENBLAS|OMP|MKL|GOTO)_' | sort | tr '\n' ' ')
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+say "cpu: $cpu, $(nproc) cpus; $torch_v; load $load"
+
+# ---- sgemm peak -------------------------------------------------------------------------
+declare -A PEAK
+for t in $THREADS; do
+    line=$("$BIN" sgemm "$t" 5) || { failed=1; continue; }
+    PEAK[$t]=$(cut -f3 <<<"$line")
+    printf 'sgemm_2048@%st\t%s\t-\tGFLOP/s\t-\t-\t-\tmedian of 5; best %s GFLOP/s; blas threads %s\n' \
+        "$t" "${PEAK[$t]}" "$(cut -f4 <<<"$line")" "$(cut -f5 <<<"$line")" >>"$ROWS"
+done
+
+# ---- paired cases -----------------------------------------------------------------------
+# Agreement tolerances on max |voz - torch| (a benchmark of different work is worthless).
+tol_for() {
+    case $1 in
+        mfcc) echo 2e-2 ;;              # float32 FFT/log on values up to ~100
+        bilstm_forward|gru_forward) echo 1e-3 ;;
+        ctc_loss) echo 2e-3 ;;        # torch accumulates alpha/beta in float32: ~1e-3 off float64
+        *) echo 0 ;;
+    esac
+}
+ref_cmd() {
+    case $1 in
+        mfcc) echo bench/ref_mfcc.py ;;
+        ctc_loss) echo bench/ref_ctc.py ;;
+        *) echo "bench/ref_nets.py $1" ;;
+    esac
+}
+reps_for() {
+    case $1 in
+        mfcc|ctc_loss) echo "$R_FAST" ;;
+        train_step) echo "$R_TRAIN" ;;
+        *) echo "$R_NET" ;;
+    esac
+}
+
+for t in $THREADS; do
+    for c in mfcc bilstm_forward gru_forward ctc_loss train_step; do
+        has_case "$c" || continue
+        r=$(reps_for "$c")
+        say "running $c@${t}t ($r repetitions each side)"
+        v=$("$BIN" run "$c" "$t" "$r" "$IN" 2>"$WORK/err.txt") || {
+            note "$c@${t}t: voz side failed: $(tail -n 1 "$WORK/err.txt")"; failed=1; v=""; }
+        rf=$(cd bench && "$PY" $(ref_cmd "$c" | sed 's|bench/||') "$t" "$r" "../$IN" 2>"../$WORK/err.txt") || {
+            note "$c@${t}t: reference side failed: $(tail -n 1 "$WORK/err.txt")"; failed=1; rf=""; }
+        vms=$(cut -f3 <<<"$v"); rms=$(cut -f3 <<<"$rf")
+        gflop=$(cut -f6 <<<"$v"); vchk=$(cut -f7 <<<"$v"); rchk=$(cut -f6 <<<"$rf"); diff=$(cut -f7 <<<"$rf")
+        [ -n "$vms" ] || vms=NA
+        [ -n "$rms" ] || rms=NA
+        speed=$(awk -v a="$vms" -v b="$rms" 'BEGIN { if (a == "NA" || b == "NA" || a <= 0) print "NA"; else printf "%.2f", b / a }')
+        # Agreement: outputs compared elementwise, or for train_step the first step's loss.
+        agree="-"
+        if [ "$c" = train_step ] && [ -n "$v" ] && [ -n "$rf" ]; then
+            agree=$(awk -v a="$vchk" -v b="$rchk" 'BEGIN { d = a - b; if (d < 0) d = -d;
+                r = d / (b < 0 ? -b : b); printf "loss %.6g vs %.6g (rel %.1e)%s", a, b, r, r > 1e-3 ? " MISMATCH" : "" }')
+        elif [ -n "$diff" ] && [ "$diff" != nan ]; then
+            agree=$(awk -v d="$diff" -v tol="$(tol_for "$c")" 'BEGIN { printf "max|diff| %.2g%s", d, d > tol ? " MISMATCH" : "" }')
+        fi
+        [[ "$agree" == *MISMATCH* ]] && note "$c@${t}t: voz and torch disagree: $agree"
+        printf '%s@%st\t%s\t%s\tms\t%s\t%s\t%s\t%s\n' "$c" "$t" "$vms" "$rms" "$speed" "${gflop:--}" "$agree" \
+            "voz min/max $(cut -f4,5 <<<"$v" | tr '\t' /), torch min/max $(cut -f4,5 <<<"$rf" | tr '\t' /)" >>"$ROWS"
+    done
+done
+
+# ---- transcribe_1h: RTF and peak resident memory of `voz transcribe` -----------------
+if has_case transcribe_1h; then
+    model_args=()
+    if [ -f models/digits-en/digits-en.voz ]; then
+        model_desc="default model (models/digits-en/digits-en.voz, built in)"
+    elif [ -f tests/fixtures/e2e/model.voz ]; then
+        model_args=(-m tests/fixtures/e2e/model.voz); model_desc="tests/fixtures/e2e/model.voz"
+    else
+        model_desc=""
+    fi
+    if [ -z "$model_desc" ]; then
+        note "transcribe_1h: no model yet (neither models/digits-en/digits-en.voz nor tests/fixtures/e2e/model.voz)"
+    elif ! rate=$("$BIN" modelrate "${model_args[@]:1}" 2>"$WORK/err.txt"); then
+        note "transcribe_1h: cannot load the model: $(tail -n 1 "$WORK/err.txt")"; failed=1
+    else
+        hour=$WORK/hour_${rate}_${HOUR_S}.wav
+        if [ ! -f "$hour" ]; then
+            say "making $hour ($HOUR_S s of FSDD digits and pauses at $rate Hz)"
+            "$BIN" mkhour "$SHARED/data/fsdd" "$rate" "$HOUR_S" "$hour" >&2 || { failed=1; hour=""; }
+        fi
+        for t in $THREADS; do
+            [ -n "$hour" ] || break
+            topt=()
+            "$VOZ" transcribe --help 2>&1 | grep -q -- '--threads' && topt=(--threads "$t")
+            [ "$t" != 1 ] && [ ${#topt[@]} -eq 0 ] && { note "transcribe_1h@${t}t: voz transcribe has no --threads option"; continue; }
+            say "running transcribe_1h@${t}t with $model_desc"
+            runs=(); rss=()
+            for k in 1 2 3; do
+                /usr/bin/time -f '%e %M' -o "$WORK/time.txt" "$VOZ" transcribe "${model_args[@]}" "${topt[@]}" \
+                    "$hour" >"$WORK/hour.out.txt" 2>"$WORK/err.txt" || {
+                    note "transcribe_1h@${t}t: voz transcribe failed: $(tail -n 1 "$WORK/err.txt")"; failed=1; runs=(); break; }
+                read -r el kb <"$WORK/time.txt"
+                runs+=("$el"); rss+=("$kb")
+                # a run over 20 s is measured once: the harness stays under 10 minutes
+                awk -v e="$el" 'BEGIN { exit !(e > 20) }' && break
+            done
+            [ ${#runs[@]} -gt 0 ] || continue
+            el=$(printf '%s\n' "${runs[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+            kb=$(printf '%s\n' "${rss[@]}" | sort -g | tail -n 1)
+            words_out=$(wc -w <"$WORK/hour.out.txt"); words_ref=$(wc -w <"$hour.ref.txt")
+            desc="${#runs[@]} run(s), median wall $el s for $HOUR_S s of audio; $words_out words out, $words_ref digits spoken; $model_desc"
+            printf 'transcribe_1h@%st\t%s\t-\tRTF\t-\t-\t-\t%s\n' "$t" "$(awk -v e="$el" -v d="$HOUR_S" 'BEGIN { printf "%.5f", e / d }')" "$desc" >>"$ROWS"
+            printf 'transcribe_1h@%st\t%s\t-\tMB\t-\t-\t-\tpeak resident set (GNU time %%M)\n' "$t" "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" >>"$ROWS"
+        done
+    fi
+fi
+
+# ---- live_latency ---------------------------------------------------------------------
+if has_case live_latency; then
+    if [ -x bench/live_latency.sh ]; then
+        bench/live_latency.sh "$VOZ" "$WORK" >>"$ROWS" 2>"$WORK/err.txt" || {
+            note "live_latency: $(tail -n 1 "$WORK/err.txt")"; failed=1; }
+    else
+        note "live_latency: left out, 'voz live --input FILE --realtime' gives no timestamps yet"
+    fi
+fi
+
+# ---- output ----------------------------------------------------------------------------
+tmp=$TSV.tmp.$$
+{
+    printf '# voz bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    printf '# cpu: %s (%s cpus); %s\n' "$cpu" "$(nproc)" "$(uname -sr)"
+    printf '# reference: %s (torch.set_num_threads = the @Nt suffix)\n' "$torch_v"
+    printf '# voz: %s; net workspace threads and openblas_set_num_threads = the @Nt suffix\n' "$blas"
+    printf '# env: %s\n' "${envs:-no OPENBLAS_/OMP_/MKL_ variables set}"
+    printf '# load average at start: %s; repetitions after one warm-up: %s fast, %s nets, %s train_step; median\n' \
+        "$load" "$R_FAST" "$R_NET" "$R_TRAIN"
+    sed 's/^/# note: /' "$NOTES"
+    printf 'case\tvoz\treference\tunit\tspeedup\n'
+    cut -f1-5 "$ROWS"
+} >"$tmp" && mv "$tmp" "$TSV"
+
+{
+    printf '%-22s %10s %10s %-8s %8s %9s %7s  %s\n' case voz reference unit speedup GFLOP/s %peak agreement
+    while IFS=$'\t' read -r c v r u s g a _; do
+        t=${c##*@}; t=${t%t}
+        rate="-"; pct="-"
+        if [ "$u" = ms ] && [ "$g" != "-" ] && [ -n "$g" ] && [ "$v" != NA ] && awk -v g="$g" 'BEGIN { exit !(g > 0) }'; then
+            rate=$(awk -v g="$g" -v ms="$v" 'BEGIN { printf "%.1f", g / (ms / 1e3) }')
+            [ -n "${PEAK[$t]:-}" ] && pct=$(awk -v x="$rate" -v p="${PEAK[$t]}" 'BEGIN { printf "%.0f%%", 100 * x / p }')
+        fi
+        printf '%-22s %10s %10s %-8s %8s %9s %7s  %s\n' "$c" "$v" "$r" "$u" "$s" "$rate" "$pct" "$a"
+    done <"$ROWS"
+    [ -s "$NOTES" ] && sed 's/^/note: /' "$NOTES"
+    echo "written: $TSV"
+}
+exit $failed
