@@ -1,0 +1,453 @@
+/* frontend/endpoint.c — energy endpointer. Frames are judged against a noise floor
+   that is calibrated on the first calibrate_ms (a low percentile of the frame
+   energies, so speech or a dropout during calibration hardly moves it) and then
+   tracked: it falls fast towards quieter frames and rises slowly, a little faster
+   on frames judged non-speech than on speech, so a steady noise level change is
+   followed within seconds while a long utterance does not lift the floor into the
+   speech. An onset becomes an utterance after min_speech_ms of speech frames; it
+   ends after hangover_ms without speech; a confirmed utterance reaching
+   max_utterance_s is cut at the quietest 50 ms of its last seconds and goes on.
+   All positions are absolute sample counts, so nothing depends on block sizes. */
+#include "frontend/endpoint.h"
+#include "common/util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tracking constants (not exposed: they only shape how fast the floor moves). */
+#define FALL_RATE 0.3f          /* per frame, towards a frame quieter than the floor */
+#define TAU_QUIET_S 1.0f        /* rise time constant on non-speech frames */
+#define TAU_SPEECH_S 4.0f       /* rise time constant on speech frames */
+#define CALIB_PERCENTILE 0.10f  /* of calibration frame energies */
+#define CUT_LOOKBACK_S 2.0f     /* a long utterance is cut within this much before the limit */
+#define SMOOTH_HALF 2           /* quietest point: mean over 2 * 2 + 1 frames (50 ms) */
+
+enum { IDLE, CANDIDATE, ACTIVE };
+
+struct frame { float lin; uint64_t start; }; /* variance (floored) and first sample */
+
+struct voz_endpoint {
+    voz_endpoint_params p;
+    int rate;
+    size_t F;                  /* samples per frame */
+    float frame_s;             /* F / rate */
+    float floor_lin;           /* VOZ_ENDPOINT_FLOOR_DB as a variance */
+    uint64_t pad;              /* pad_ms in samples */
+    uint64_t max_len;          /* max_utterance_s in samples, 0: no limit */
+    int hang_frames;           /* silence frames ending a candidate */
+    int close_frames;          /* silence frames ending an utterance: max(hangover, pad) */
+    int min_frames;            /* speech frames confirming an utterance (>= 1) */
+
+    /* the frame being accumulated */
+    size_t acc_n;
+    double acc_s1, acc_s2;
+    uint64_t frame_pos;        /* first sample of that frame */
+    uint64_t pos;              /* samples consumed */
+
+    /* calibration: frames wait here until the floor is known, then are replayed */
+    int calibrating;
+    struct frame *pend;        /* [calib_frames] */
+    int calib_frames, pend_n, pend_idx;
+    float floor_db;
+
+    /* recent evaluated frames for the length cut */
+    struct frame *hist;        /* [hist_cap] ring indexed by n_eval */
+    float *scratch;            /* [hist_cap + calib_frames] cut window energies, calibration sort */
+    size_t hist_cap;
+    uint64_t n_eval;
+
+    /* the utterance state machine */
+    int state;
+    uint64_t onset;            /* candidate's first speech sample */
+    uint64_t last_end;         /* end of the latest speech frame */
+    int speech_count, silence_run;
+    uint64_t seg_start, seg_speech_start;
+    int seg_has_speech;        /* a speech frame since seg_start (false after a cut in silence) */
+    uint64_t prev_end;         /* end of the previous utterance: the next may not overlap it */
+};
+
+static int finite_in(float v, float lo, float hi) { return isfinite(v) && v >= lo && v <= hi; }
+
+voz_status voz_endpoint_params_check(const voz_endpoint_params *p)
+{
+    if (!finite_in(p->threshold_db, 0, 100))
+        return voz_fail(VOZ_ERR_INVALID, "endpoint: threshold_db must be 0..100 dB, found %g",
+                        p->threshold_db);
+    if (!finite_in(p->hangover_ms, 10, 10000))
+        return voz_fail(VOZ_ERR_INVALID, "endpoint: hangover_ms must be 10..10000, found %g",
+                        p->hangover_ms);
+    if (!finite_in(p->min_speech_ms, 0, 10000))
+        return voz_fail(VOZ_ERR_INVALID, "endpoint: min_speech_ms must be 0..10000, found %g",
+                        p->min_speech_ms);
+    if (!finite_in(p->pad_ms, 0, 5000))
+        return voz_fail(VOZ_ERR_INVALID, "endpoint: pad_ms must be 0..5000, found %g", p->pad_ms);
+    if (!(p->max_utterance_s == 0 || finite_in(p->max_utterance_s, 1, 3600)))
+        return voz_fail(VOZ_ERR_INVALID,
+                        "endpoint: max_utterance_s must be 0 (no limit) or 1..3600 s, found %g",
+                        p->max_utterance_s);
+    if (!finite_in(p->calibrate_ms, 0, 10000))
+        return voz_fail(VOZ_ERR_INVALID, "endpoint: calibrate_ms must be 0..10000, found %g",
+                        p->calibrate_ms);
+    return VOZ_OK;
+}
+
+static int frames_of_ms(float ms) { return (int)ceilf(ms / 10.0f - 1e-4f); }
+
+voz_status voz_endpoint_create(const voz_endpoint_params *p, int sample_rate,
+                               struct voz_endpoint **out)
+{
+    *out = NULL;
+    voz_status st = voz_endpoint_params_check(p);
+    if (st != VOZ_OK)
+        return st;
+    if (sample_rate < 1000 || sample_rate > 384000)
+        return voz_fail(VOZ_ERR_INVALID, "endpoint: sample rate must be 1000..384000 Hz, found %d",
+                        sample_rate);
+    struct voz_endpoint *e = calloc(1, sizeof *e);
+    if (!e)
+        return voz_fail(VOZ_ERR_NOMEM, "endpoint: out of memory");
+    e->p = *p;
+    e->rate = sample_rate;
+    e->F = (size_t)lround(sample_rate / 100.0);
+    e->frame_s = (float)e->F / (float)sample_rate;
+    e->floor_lin = powf(10.0f, VOZ_ENDPOINT_FLOOR_DB / 10.0f);
+    e->pad = (uint64_t)llround(p->pad_ms * 1e-3 * sample_rate);
+    e->max_len = (uint64_t)llround((double)p->max_utterance_s * sample_rate);
+    e->hang_frames = frames_of_ms(p->hangover_ms);
+    if (e->hang_frames < 1)
+        e->hang_frames = 1;
+    int pad_frames = frames_of_ms(p->pad_ms);
+    e->close_frames = e->hang_frames > pad_frames ? e->hang_frames : pad_frames;
+    e->min_frames = frames_of_ms(p->min_speech_ms);
+    if (e->min_frames < 1)
+        e->min_frames = 1;
+    e->calib_frames = frames_of_ms(p->calibrate_ms);
+    e->calibrating = e->calib_frames > 0;
+    /* Without calibration the first frame's energy seeds the floor. */
+    e->floor_db = NAN;
+
+    size_t look = (size_t)ceilf(CUT_LOOKBACK_S * 100.0f);
+    e->hist_cap = look + 1;
+    e->hist = calloc(e->hist_cap, sizeof *e->hist);
+    e->scratch = calloc(e->hist_cap + (size_t)e->calib_frames, sizeof *e->scratch);
+    e->pend = calloc((size_t)e->calib_frames + 1, sizeof *e->pend);
+    if (!e->hist || !e->scratch || !e->pend) {
+        voz_endpoint_free(e);
+        return voz_fail(VOZ_ERR_NOMEM, "endpoint: out of memory");
+    }
+    *out = e;
+    return VOZ_OK;
+}
+
+void voz_endpoint_free(struct voz_endpoint *e)
+{
+    if (!e)
+        return;
+    free(e->hist);
+    free(e->scratch);
+    free(e->pend);
+    free(e);
+}
+
+/* ---- the quietest place -------------------------------------------------------- */
+
+typedef float (*energy_at_fn)(const void *ctx, size_t i);
+
+/* Index of the frame whose neighbourhood (SMOOTH_HALF frames each side, clipped
+   to the range) has the lowest mean energy; the latest one on ties. */
+static size_t quietest_index(size_t count, energy_at_fn at, const void *ctx)
+{
+    size_t best = 0;
+    double best_v = INFINITY;
+    for (size_t c = 0; c < count; c++) {
+        size_t a = c >= SMOOTH_HALF ? c - SMOOTH_HALF : 0;
+        size_t b = c + SMOOTH_HALF < count ? c + SMOOTH_HALF : count - 1;
+        double s = 0;
+        for (size_t i = a; i <= b; i++)
+            s += at(ctx, i);
+        s /= (double)(b - a + 1);
+        if (s <= best_v) {
+            best_v = s;
+            best = c;
+        }
+    }
+    return best;
+}
+
+static float variance_floored(double s1, double s2, size_t n, float floor_lin)
+{
+    double m = s1 / (double)n;
+    float v = (float)(s2 / (double)n - m * m);
+    return v >= floor_lin ? v : floor_lin; /* also maps NaN to the floor */
+}
+
+struct pcm_frames { const float *x; size_t F; float floor_lin; };
+
+static float pcm_frame_energy(const void *ctx, size_t i)
+{
+    const struct pcm_frames *c = ctx;
+    const float *x = c->x + i * c->F;
+    double s1 = 0, s2 = 0;
+    for (size_t k = 0; k < c->F; k++) {
+        s1 += x[k];
+        s2 += (double)x[k] * x[k];
+    }
+    return variance_floored(s1, s2, c->F, c->floor_lin);
+}
+
+static float array_energy(const void *ctx, size_t i) { return ((const float *)ctx)[i]; }
+
+size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, size_t lo, size_t hi)
+{
+    size_t F = rate > 0 ? (size_t)lround(rate / 100.0) : 0;
+    if (hi > n)
+        hi = n;
+    if (F == 0 || lo >= hi || hi - lo < F)
+        return lo;
+    struct pcm_frames c = { pcm + lo, F, powf(10.0f, VOZ_ENDPOINT_FLOOR_DB / 10.0f) };
+    return lo + quietest_index((hi - lo) / F, pcm_frame_energy, &c) * F;
+}
+
+/* ---- the state machine ----------------------------------------------------------- */
+
+static uint64_t sat_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static void confirm(struct voz_endpoint *e)
+{
+    e->state = ACTIVE;
+    e->seg_start = max_u64(sat_sub(e->onset, e->pad), e->prev_end);
+    e->seg_speech_start = e->onset;
+    e->seg_has_speech = 1;
+}
+
+/* Cuts the open utterance at the quietest frame among the recent ones that start
+   after seg_start, and fills *seg with the part before it. */
+static void cut(struct voz_endpoint *e, uint64_t fend, voz_endpoint_segment *seg)
+{
+    size_t avail = e->n_eval < e->hist_cap ? (size_t)e->n_eval : e->hist_cap;
+    size_t k = 0;
+    uint64_t first = e->n_eval - avail;
+    uint64_t starts_from = 0;
+    for (uint64_t i = first; i < e->n_eval; i++) {
+        const struct frame *f = &e->hist[i % e->hist_cap];
+        if (f->start <= e->seg_start)
+            continue;
+        if (k == 0)
+            starts_from = i;
+        e->scratch[k++] = f->lin;
+    }
+    uint64_t at;
+    if (k == 0) {
+        at = fend; /* cannot happen with max_len >= 1 s; cut at the limit */
+    } else {
+        size_t q = quietest_index(k, array_energy, e->scratch);
+        at = e->hist[(starts_from + q) % e->hist_cap].start;
+    }
+    seg->start = e->seg_start;
+    seg->end = at;
+    seg->speech_start = e->seg_speech_start;
+    seg->speech_end = min_u64(e->last_end, at);
+    seg->cut = 1;
+    e->prev_end = at;
+    e->seg_start = e->seg_speech_start = at;
+    e->seg_has_speech = e->last_end > at;
+}
+
+/* Judges one frame; returns 1 when an utterance closed into *seg. */
+static int evaluate(struct voz_endpoint *e, const struct frame *fr, voz_endpoint_segment *seg)
+{
+    e->hist[e->n_eval % e->hist_cap] = *fr;
+    e->n_eval++;
+    uint64_t fend = fr->start + e->F;
+    float db = 10.0f * log10f(fr->lin);
+    if (isnan(e->floor_db))
+        e->floor_db = db;
+    int speech = db > e->floor_db + e->p.threshold_db;
+
+    if (db < e->floor_db)
+        e->floor_db += FALL_RATE * (db - e->floor_db);
+    else
+        e->floor_db += (db - e->floor_db) * e->frame_s / (speech ? TAU_SPEECH_S : TAU_QUIET_S);
+
+    if (e->state == IDLE && speech) {
+        e->state = CANDIDATE; /* this frame counts as the candidate's first speech frame */
+        e->onset = fr->start;
+        e->speech_count = 0;
+    }
+    switch (e->state) {
+    case IDLE:
+        break;
+    case CANDIDATE:
+        if (speech) {
+            e->speech_count++;
+            e->last_end = fend;
+            e->silence_run = 0;
+            if (e->speech_count >= e->min_frames)
+                confirm(e);
+        } else if (++e->silence_run >= e->hang_frames) {
+            e->state = IDLE; /* a click or a short noise burst */
+        }
+        break;
+    case ACTIVE:
+        if (speech) {
+            e->last_end = fend;
+            e->silence_run = 0;
+            e->seg_has_speech = 1;
+        } else {
+            e->silence_run++;
+        }
+        if (e->silence_run >= e->close_frames) {
+            e->state = IDLE;
+            uint64_t end = min_u64(e->last_end + e->pad, fend);
+            int keep = e->seg_has_speech;
+            seg->start = e->seg_start;
+            seg->end = end;
+            seg->speech_start = e->seg_speech_start;
+            seg->speech_end = e->last_end;
+            seg->cut = 0;
+            e->prev_end = end;
+            return keep;
+        }
+        if (e->max_len && fend - e->seg_start >= e->max_len) {
+            cut(e, fend, seg);
+            return 1;
+        }
+        break;
+    }
+    return 0;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static void end_calibration(struct voz_endpoint *e)
+{
+    e->calibrating = 0;
+    e->pend_idx = 0;
+    if (e->pend_n == 0)
+        return;
+    float *db = e->scratch; /* sized for the calibration frames too */
+    for (int i = 0; i < e->pend_n; i++)
+        db[i] = 10.0f * log10f(e->pend[i].lin);
+    qsort(db, (size_t)e->pend_n, sizeof *db, cmp_float);
+    e->floor_db = db[(int)(CALIB_PERCENTILE * (float)(e->pend_n - 1))];
+}
+
+/* Completes the frame being accumulated (possibly short at the end of input). */
+static void take_frame(struct voz_endpoint *e, struct frame *fr)
+{
+    fr->lin = variance_floored(e->acc_s1, e->acc_s2, e->acc_n, e->floor_lin);
+    fr->start = e->frame_pos;
+    e->frame_pos += e->acc_n;
+    e->acc_n = 0;
+    e->acc_s1 = e->acc_s2 = 0;
+}
+
+size_t voz_endpoint_process(struct voz_endpoint *e, const float *x, size_t n,
+                            voz_endpoint_segment *seg, int *done)
+{
+    size_t used = 0;
+    *done = 0;
+    for (;;) {
+        while (!e->calibrating && e->pend_idx < e->pend_n) {
+            if (evaluate(e, &e->pend[e->pend_idx++], seg)) {
+                *done = 1;
+                return used;
+            }
+        }
+        if (e->pend_idx == e->pend_n)
+            e->pend_idx = e->pend_n = 0;
+        if (used == n)
+            return used;
+        size_t take = e->F - e->acc_n;
+        if (take > n - used)
+            take = n - used;
+        double s1 = e->acc_s1, s2 = e->acc_s2;
+        for (size_t i = 0; i < take; i++) {
+            double v = x[used + i];
+            s1 += v;
+            s2 += v * v;
+        }
+        e->acc_s1 = s1;
+        e->acc_s2 = s2;
+        e->acc_n += take;
+        used += take;
+        e->pos += take;
+        if (e->acc_n < e->F)
+            continue;
+        struct frame fr;
+        take_frame(e, &fr);
+        if (e->calibrating) {
+            e->pend[e->pend_n++] = fr;
+            if (e->pend_n >= e->calib_frames)
+                end_calibration(e);
+        } else if (evaluate(e, &fr, seg)) {
+            *done = 1;
+            return used;
+        }
+    }
+}
+
+int voz_endpoint_drain(struct voz_endpoint *e, voz_endpoint_segment *seg)
+{
+    /* A last partial frame decides nothing; its samples stay with the caller and
+       an open utterance still extends over them below. */
+    if (e->acc_n > 0) {
+        e->frame_pos += e->acc_n;
+        e->acc_n = 0;
+        e->acc_s1 = e->acc_s2 = 0;
+    }
+    if (e->calibrating)
+        end_calibration(e);
+    while (e->pend_idx < e->pend_n)
+        if (evaluate(e, &e->pend[e->pend_idx++], seg))
+            return 1;
+    e->pend_idx = e->pend_n = 0;
+    if (e->state == ACTIVE) {
+        e->state = IDLE;
+        if (e->seg_has_speech) {
+            seg->start = e->seg_start;
+            seg->end = min_u64(e->last_end + e->pad, e->pos);
+            seg->speech_start = e->seg_speech_start;
+            seg->speech_end = e->last_end;
+            seg->cut = 0;
+            e->prev_end = seg->end;
+            return 1;
+        }
+    }
+    e->state = IDLE;
+    e->silence_run = 0;
+    return 0;
+}
+
+uint64_t voz_endpoint_keep_from(const struct voz_endpoint *e)
+{
+    uint64_t next = e->pend_idx < e->pend_n ? e->pend[e->pend_idx].start : e->frame_pos;
+    switch (e->state) {
+    case ACTIVE:
+        return e->seg_start;
+    case CANDIDATE:
+        return max_u64(sat_sub(e->onset, e->pad), e->prev_end);
+    default:
+        return min_u64(max_u64(sat_sub(next, e->pad), e->prev_end), e->pos);
+    }
+}
+
+int voz_endpoint_active(const struct voz_endpoint *e, uint64_t *start)
+{
+    if (e->state != ACTIVE)
+        return 0;
+    if (start)
+        *start = e->seg_start;
+    return 1;
+}
+
+uint64_t voz_endpoint_position(const struct voz_endpoint *e) { return e->pos; }
+
+float voz_endpoint_noise_floor_db(const struct voz_endpoint *e) { return e->floor_db; }

@@ -1,0 +1,63 @@
+/* frontend/endpoint.h — the endpointer (voice activity detection) of live audio:
+   10 ms frame energies compared with an auto-calibrating noise floor decide where
+   utterances start and end, in absolute sample positions of the input. It only
+   looks at energies and never holds audio, so the caller keeps the samples (from
+   voz_endpoint_keep_from() on) and cuts the utterances out itself.
+
+   Per frame f (F = round(rate / 100) samples, non-overlapping), e[f] is the dB of
+   the frame's variance (DC removed), floored at VOZ_ENDPOINT_FLOOR_DB so digital
+   silence is an ordinary, very quiet frame. A frame is speech when e[f] exceeds
+   the noise floor by threshold_db. Parameters: voz_endpoint_params in voz.h. */
+#ifndef VOZ_FRONTEND_ENDPOINT_H
+#define VOZ_FRONTEND_ENDPOINT_H
+
+#include "voz.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define VOZ_ENDPOINT_FLOOR_DB (-90.0f) /* energy floor: full scale is 0 dB, an int16 LSB ~ -90 */
+
+/* One utterance found in the input; positions in samples from the start of input. */
+typedef struct {
+    uint64_t start, end;               /* [start, end) to decode: speech plus padding */
+    uint64_t speech_start, speech_end; /* first speech frame start, last speech frame end */
+    int cut;                           /* 1: ended at the length limit, not by silence */
+} voz_endpoint_segment;
+
+/* Ranges: every field finite; threshold_db 0..100, hangover_ms 10..10000,
+   min_speech_ms 0..10000, pad_ms 0..5000, max_utterance_s 0 (no limit) or 1..3600,
+   calibrate_ms 0..10000. */
+voz_status voz_endpoint_params_check(const voz_endpoint_params *p);
+
+struct voz_endpoint;
+voz_status voz_endpoint_create(const voz_endpoint_params *p, int sample_rate,
+                               struct voz_endpoint **out);
+void voz_endpoint_free(struct voz_endpoint *e);
+
+/* Consumes samples until an utterance closes or the n samples run out and returns
+   the count consumed; *done = 1 when *seg holds a finished utterance (call again
+   with the rest). Segments come out in order and never overlap. */
+size_t voz_endpoint_process(struct voz_endpoint *e, const float *x, size_t n,
+                            voz_endpoint_segment *seg, int *done);
+/* End of input: returns 1 with each utterance still pending (an open one is closed
+   at the end of the input), then 0. Afterwards the endpointer is idle; the noise
+   floor and the sample clock carry on if more input follows. */
+int voz_endpoint_drain(struct voz_endpoint *e, voz_endpoint_segment *seg);
+
+/* Samples before this position can never be part of a future utterance. */
+uint64_t voz_endpoint_keep_from(const struct voz_endpoint *e);
+/* 1 while a confirmed utterance is open, with *start its first sample (padding
+   included); 0 otherwise. */
+int voz_endpoint_active(const struct voz_endpoint *e, uint64_t *start);
+/* Samples consumed so far. */
+uint64_t voz_endpoint_position(const struct voz_endpoint *e);
+/* Current noise floor in dB (the calibration result once calibrated). */
+float voz_endpoint_noise_floor_db(const struct voz_endpoint *e);
+
+/* The quietest place in pcm[lo, hi) (positions into pcm, which holds n samples at
+   `rate`): the start of the 10 ms frame at the centre of the quietest 50 ms,
+   latest on ties. Shared by the endpointer's length cut and by callers cutting
+   long batch input at pauses. Returns lo when the range is shorter than a frame. */
+size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, size_t lo, size_t hi);
+
+#endif
