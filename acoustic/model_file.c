@@ -298,15 +298,13 @@ static voz_status parse_alph(struct cur *c, struct voz_model_data *m)
                         c->name, n, m->net.classes);
     if ((s = rd_strings(c, "class", n, &m->classes)))
         return s;
-    for (int k = 0; k < m->net.classes; k++) {
-        int empty = m->classes[k][0] == 0;
-        if (k == m->blank && !empty)
-            return voz_fail(VOZ_ERR_FORMAT, "%s: the blank class %d is \"%s\", expected \"\"", c->name, k,
-                            m->classes[k]);
-        if (k != m->blank && empty)
+    if (m->classes[m->blank][0])
+        return voz_fail(VOZ_ERR_FORMAT, "%s: the blank class %d is \"%s\", expected \"\"", c->name, m->blank,
+                        m->classes[m->blank]);
+    for (int k = 0; k < m->net.classes; k++)
+        if (k != m->blank && !m->classes[k][0])
             return voz_fail(VOZ_ERR_FORMAT, "%s: class %d is empty, but only the blank (%d) may be", c->name, k,
                             m->blank);
-    }
     if (c->pos != c->end)
         return voz_fail(VOZ_ERR_FORMAT, "%s: section ALPH has %" PRIu64 " stray bytes after the classes",
                         c->name, c->end - c->pos);
@@ -393,7 +391,14 @@ static voz_status parse_tensors(struct cur *c, const struct section *data, struc
     if (n != (uint32_t)n_expected)
         return voz_fail(VOZ_ERR_FORMAT, "%s: tensor table has %" PRIu32 " tensors, expected %d for this network",
                         c->name, n, n_expected);
-    /* seen[i]: file extent of expected tensor i, 0 bytes = not seen yet */
+    /* The parameter block is allocated from the configuration: only once the data
+       section is known to hold that many bytes. */
+    size_t nweights = voz_net_num_weights(cfg);
+    if ((uint64_t)nweights > data->size / 4)
+        return voz_fail(VOZ_ERR_FORMAT, "%s: truncated: the network needs %" PRIu64
+                        " bytes of tensors, the data section has %" PRIu64, c->name, (uint64_t)nweights * 4,
+                        data->size);
+    /* ext[2i], ext[2i+1]: file extent of expected tensor i, 0 = not seen yet */
     uint64_t *ext = calloc((size_t)n_expected * 2, sizeof *ext);
     int *seen = calloc((size_t)n_expected, sizeof *seen);
     size_t nfloats = voz_net_num_floats(cfg);

@@ -95,10 +95,17 @@ static voz_status seg_decode(struct segmenter *sg, size_t len)
 }
 
 /* The cut point of an over-long segment: the centre of the 10 ms frame of lowest
-   energy among those ending at or before max_seg and starting in the search window. */
+   energy among those ending at or before max_seg and starting in the search window.
+   Frames lie on a 10 ms grid counted from the start of the input, so where a cut
+   falls does not depend on where earlier cuts fell. */
 static size_t seg_cut_point(const struct segmenter *sg)
 {
     size_t lo = sg->max_seg - sg->search, best = sg->max_seg;
+    size_t phase = (size_t)((sg->consumed + lo) % sg->hop);
+    if (phase)
+        lo += sg->hop - phase;
+    if (lo + sg->hop > sg->max_seg)
+        lo = sg->max_seg - sg->hop;
     double best_e = -1;
     for (size_t at = lo; at + sg->hop <= sg->max_seg; at += sg->hop) {
         double e = 0;
