@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "frontend/mfcc.h"
 #include "acoustic/net.h"
+#include "acoustic/model_file.h"
 #include "acoustic/optim.h"
 #include "decoder/ctc.h"
 
@@ -432,13 +433,18 @@ static void run_train(void *v)
 
 /* ---- bench run CASE THREADS REPS DIR ------------------------------------------------ */
 
+/* Set before a net workspace is created: voz_net_ws_create() then applies the library's
+   own policy (it keeps OpenBLAS at one thread and runs the two directions side by side);
+   `report` records the BLAS thread count in effect during the timed runs. */
 static void set_blas_threads(int threads) { openblas_set_num_threads(threads); }
 
 static void report(const char *name, int threads, double ms, double mn, double mx, double gflop,
                    double check_value)
 {
-    /* case, threads, median ms, min, max, GFLOP of the work, a value the reference checks */
-    printf("%s\t%d\t%.4f\t%.4f\t%.4f\t%.6f\t%.9g\n", name, threads, ms, mn, mx, gflop, check_value);
+    /* case, threads, median ms, min, max, GFLOP of the work, a value the reference
+       checks, OpenBLAS threads in effect */
+    printf("%s\t%d\t%.4f\t%.4f\t%.4f\t%.6f\t%.9g\t%d\n", name, threads, ms, mn, mx, gflop, check_value,
+           openblas_get_num_threads());
 }
 
 static void cmd_run(const char *name, int threads, int reps, const char *dir)
@@ -479,7 +485,6 @@ static void cmd_run(const char *name, int threads, int reps, const char *dir)
         c.ws = voz_net_ws_create(&cfg, threads);
         if (!c.ws)
             die(1, "net workspace: %s", voz_last_error());
-        set_blas_threads(threads);
         size_t nx = (size_t)FWD_T * FWD_B * NET_I, no = (size_t)FWD_T * FWD_B * NET_C;
         c.x = read_raw(dir, "x_fwd.f32", nx * sizeof(float));
         c.out = xmalloc(no * sizeof *c.out);
@@ -520,7 +525,6 @@ static void cmd_run(const char *name, int threads, int reps, const char *dir)
         c.ws = voz_net_ws_create(&c.cfg, threads);
         if (!c.ws)
             die(1, "net workspace: %s", voz_last_error());
-        set_blas_threads(threads);
         c.x = read_raw(dir, "x_train.f32", (size_t)TRAIN_T * TRAIN_B * NET_I * sizeof(float));
         c.labels = read_raw(dir, "labels.i32", (size_t)TRAIN_B * TRAIN_L * sizeof(int32_t));
         c.lp = xmalloc(nl * sizeof *c.lp);
@@ -577,6 +581,94 @@ static void cmd_sgemm(int threads, int reps)
     voz_free_aligned(c);
 }
 
+/* ---- bench parts B T: where a BiLSTM forward's time can go, piece by piece ----------- */
+
+/* The pieces of the 2-layer BiLSTM forward (H = 256, G = 1024) at batch B over T
+   frames, timed in isolation on one thread, so a profile of voz_net_forward can be read
+   against them: the input projections (one GEMM per layer and direction), the
+   recurrent product per step as a GEMM with M = B rows (what a GEMM-per-step design
+   pays: OpenBLAS packs all of W_hh on every call) and, at B = 1, as a GEMV, and the
+   gate nonlinearities through libm (3 sigmoids + 2 tanh per unit and step). */
+static void cmd_parts(int B, int T)
+{
+    const int H = NET_H, G = 4 * NET_H, D = 2 * NET_H, reps = 3;
+    const int ins[2] = { NET_I, D };
+    size_t TB = (size_t)T * B;
+    float *x = voz_alloc_aligned(TB * D * sizeof *x), *gate = voz_alloc_aligned(TB * G * sizeof *gate);
+    float *w_ih = voz_alloc_aligned((size_t)G * D * sizeof *w_ih), *w_hh[4], *h = voz_alloc_aligned((size_t)B * D * sizeof *h);
+    float *hg = voz_alloc_aligned((size_t)B * G * sizeof *hg);
+    if (!x || !gate || !w_ih || !h || !hg)
+        die(1, "out of memory");
+    rng_seed(5);
+    for (size_t i = 0; i < TB * D; i++)
+        x[i] = (float)rng_gauss();
+    for (size_t i = 0; i < (size_t)G * D; i++)
+        w_ih[i] = (float)(0.06 * (rng_uniform() - 0.5));
+    for (int k = 0; k < 4; k++) {
+        w_hh[k] = voz_alloc_aligned((size_t)G * H * sizeof(float));
+        if (!w_hh[k])
+            die(1, "out of memory");
+        for (size_t i = 0; i < (size_t)G * H; i++)
+            w_hh[k][i] = (float)(0.06 * (rng_uniform() - 0.5));
+    }
+    for (int i = 0; i < B * D; i++)
+        h[i] = (float)(0.5 * (rng_uniform() - 0.5));
+    openblas_set_num_threads(1);
+
+    double best[4] = { 1e30, 1e30, 1e30, 1e30 };
+    volatile float sink = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = voz_now();
+        for (int l = 0; l < 2; l++)
+            for (int d = 0; d < 2; d++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)TB, G, ins[l], 1.0f, x, ins[l], w_ih,
+                            ins[l], 0.0f, gate, G);
+        double t1 = voz_now();
+        for (int k = 0; k < 4; k++)   /* layer x direction, each with its own W_hh */
+            for (int t = 0; t < T; t++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f, h, D, w_hh[k], H, 0.0f, hg, G);
+        double t2 = voz_now();
+        if (B == 1)
+            for (int k = 0; k < 4; k++)
+                for (int t = 0; t < T; t++)
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, G, H, 1.0f, w_hh[k], H, h, 1, 0.0f, hg, 1);
+        double t3 = voz_now();
+        for (int k = 0; k < 4; k++)
+            for (size_t i = 0; i < TB; i++) {
+                const float *g = gate + i * G;
+                float acc = 0;
+                for (int j = 0; j < H; j++) {
+                    float ig = 1.0f / (1.0f + expf(-g[j])), fg = 1.0f / (1.0f + expf(-g[H + j]));
+                    float cg = tanhf(g[2 * H + j]), og = 1.0f / (1.0f + expf(-g[3 * H + j]));
+                    acc += og * tanhf(ig * cg + fg * 0.5f);
+                }
+                sink += acc;
+            }
+        double t4 = voz_now();
+        double dt[4] = { t1 - t0, t2 - t1, t3 - t2, t4 - t3 };
+        for (int k = 0; k < 4; k++)
+            best[k] = dt[k] < best[k] ? dt[k] : best[k];
+    }
+    double f_in = 0;
+    for (int l = 0; l < 2; l++)
+        f_in += 2 * 2.0 * TB * G * ins[l];
+    double f_rec = 4 * 2.0 * TB * G * H;
+    /* piece, ms (best of 3), GFLOP/s */
+    printf("input_projection_gemm\t%.2f\t%.1f\n", best[0] * 1e3, f_in / best[0] * 1e-9);
+    printf("recurrent_gemm_m%d\t%.2f\t%.1f\n", B, best[1] * 1e3, f_rec / best[1] * 1e-9);
+    if (B == 1)
+        printf("recurrent_gemv\t%.2f\t%.1f\n", best[2] * 1e3, f_rec / best[2] * 1e-9);
+    printf("gates_libm\t%.2f\t-\n", best[3] * 1e3);
+    (void)sink;
+    voz_free_aligned(x);
+    voz_free_aligned(gate);
+    voz_free_aligned(w_ih);
+    voz_free_aligned(h);
+    voz_free_aligned(hg);
+    for (int k = 0; k < 4; k++)
+        voz_free_aligned(w_hh[k]);
+}
+
 /* ---- bench mkhour FSDD_DIR RATE SECONDS OUT.wav -------------------------------------- */
 
 static int cmp_str(const void *a, const void *b)
@@ -593,6 +685,7 @@ struct hour_writer {
     float buf[8192];
     size_t fill;
     size_t written;   /* samples */
+    size_t limit;     /* samples the file gets: writes past it are dropped */
     double noise;     /* background noise stddev so silence is never digital zero */
 };
 
@@ -606,7 +699,7 @@ static void hw_flush(struct hour_writer *w)
 
 static void hw_put(struct hour_writer *w, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && w->written + w->fill < w->limit; i++) {
         float s = (x ? x[i] : 0.0f) + (float)(w->noise * rng_gauss());
         w->buf[w->fill++] = s > 1 ? 1 : s < -1 ? -1 : s;
         if (w->fill == sizeof w->buf / sizeof w->buf[0])
@@ -616,7 +709,8 @@ static void hw_put(struct hour_writer *w, const float *x, size_t n)
 
 /* Utterances of 3 to 6 FSDD digits (80-250 ms apart) separated by 0.6-2 s of near
    silence, cycling through every clip in a seeded order, until SECONDS are written.
-   The spoken digits go to OUT.ref.txt, one utterance a line. */
+   The spoken digits go to OUT.ref.txt, one utterance a line (the last clip may be cut
+   short by the end of the file). */
 static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *out)
 {
     DIR *d = opendir(fsdd);
@@ -653,13 +747,13 @@ static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *o
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
     snprintf(refpath, sizeof refpath, "%s.ref.txt", out);
     SF_INFO oi = { .samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
-    struct hour_writer w = { .sf = sf_open(tmp, SFM_WRITE, &oi), .path = tmp, .noise = 3e-4 };
+    size_t target = (size_t)(seconds * rate), next = 0, words = 0;
+    struct hour_writer w = { .sf = sf_open(tmp, SFM_WRITE, &oi), .path = tmp, .limit = target, .noise = 3e-4 };
     if (!w.sf)
         die(1, "%s: %s", tmp, sf_strerror(NULL));
     struct voz_atomic_file ref;
     check(voz_atomic_open(&ref, refpath), refpath);
 
-    size_t target = (size_t)(seconds * rate), next = 0, words = 0;
     float *clip = NULL, *res = NULL;
     size_t clip_cap = 0, res_cap = 0;
     while (w.written + w.fill < target) {
@@ -707,9 +801,7 @@ static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *o
             words++;
         }
         fputc('\n', ref.fp);
-        size_t gap = (size_t)((0.6 + 1.4 * rng_uniform()) * rate);
-        size_t left = target - (w.written + w.fill);
-        hw_put(&w, NULL, gap < left ? gap : left);
+        hw_put(&w, NULL, (size_t)((0.6 + 1.4 * rng_uniform()) * rate));
     }
     hw_flush(&w);
     if (sf_close(w.sf) != 0)
@@ -731,6 +823,40 @@ static void cmd_info(void)
 {
     printf("openblas\t%s\ncorename\t%s\nblas_threads_default\t%d\n", openblas_get_config(),
            openblas_get_corename(), openblas_get_num_threads());
+}
+
+/* A stand-in with the shape of models/digits-en/recipe.sh (3-layer BiLSTM, H = 128,
+   39 features, 16 kHz, blank + space + a-z + apostrophe, digit word list) and random
+   weights: it lets transcribe_1h measure time and memory before a trained model
+   exists. Its transcripts are meaningless and the harness says so. */
+static void cmd_mkmodel(const char *out)
+{
+    static char *classes[29], *words[10];
+    static char letters[29][2];
+    struct voz_model_data m = { .sample_rate = 16000, .feat = voz_feature_default_params(), .blank = 0 };
+    m.feat.sample_rate = 16000;
+    m.net = (voz_net_config){ .cell = VOZ_CELL_LSTM, .input_dim = voz_feature_dim(&m.feat), .hidden = 128,
+                              .layers = 3, .bidirectional = 1, .classes = 29 };
+    check(voz_net_config_check(&m.net), "stand-in model");
+    classes[0] = "";
+    classes[1] = " ";
+    for (int k = 2; k < 29; k++) {
+        letters[k][0] = k < 28 ? (char)('a' + k - 2) : '\'';
+        classes[k] = letters[k];
+    }
+    for (int k = 0; k < 10; k++)
+        words[k] = (char *)digit_words[k];
+    m.classes = classes;
+    m.words = words;
+    m.n_words = 10;
+    m.params = voz_alloc_aligned(voz_net_num_floats(&m.net) * sizeof(float));
+    if (!m.params)
+        die(1, "out of memory");
+    struct voz_net net;
+    voz_net_bind(&net, &m.net, m.params);
+    voz_net_init(&net, 1);
+    check(voz_model_data_write(&m, out), out);
+    voz_free_aligned(m.params);
 }
 
 /* The sample rate of MODEL (or of the built-in default), for the one-hour input file. */
@@ -759,7 +885,9 @@ static void usage(void)
           "       bench run CASE THREADS REPS DIR   (mfcc bilstm_forward gru_forward ctc_loss train_step)\n"
           "       bench sgemm THREADS REPS\n"
           "       bench mkhour FSDD_DIR RATE SECONDS OUT.wav\n"
-          "       bench modelrate [MODEL]\n", stderr);
+          "       bench modelrate [MODEL]\n"
+          "       bench parts B T\n"
+          "       bench mkmodel OUT.voz\n", stderr);
     exit(2);
 }
 
@@ -778,6 +906,10 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "mkhour") && argc == 6)
         cmd_mkhour(argv[2], parse_int(argv[3], 8000, 48000, "RATE"),
                    parse_int(argv[4], 1, 4 * 3600, "SECONDS"), argv[5]);
+    else if (!strcmp(argv[1], "mkmodel") && argc == 3)
+        cmd_mkmodel(argv[2]);
+    else if (!strcmp(argv[1], "parts") && argc == 4)
+        cmd_parts(parse_int(argv[2], 1, 64, "B"), parse_int(argv[3], 1, 10000, "T"));
     else if (!strcmp(argv[1], "modelrate") && argc <= 3)
         cmd_modelrate(argc == 3 ? argv[2] : NULL);
     else

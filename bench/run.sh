@@ -9,6 +9,7 @@
 #   BENCH_THREADS ["1 2"]   BENCH_CASES [all]   BENCH_QUICK=1 (fewer repetitions)
 #   BENCH_BUILD [build/bench-release]   BENCH_WORK [build/bench]   BENCH_TSV [bench/last.tsv]
 #   BENCH_HOUR_S [3600] length of the transcription input, seconds
+#   BENCH_NOBUILD=1 use the binaries already in BENCH_BUILD (harness development)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,9 @@ has_case() { [[ " $CASES " == *" $1 "* ]]; }
     { say "bench: cannot install the reference packages"; exit 1; }
 make -s BUILD="$BUILD" deps || exit 1
 say "building voz (release flags) in $BUILD"
-if ! make -s -f Makefile -f bench/bench.mk BUILD="$BUILD" "$VOZ" "$BIN" >"$WORK/build.log" 2>&1; then
+if [ "${BENCH_NOBUILD:-0}" = 1 ]; then
+    [ -x "$BIN" ] || { say "bench: BENCH_NOBUILD=1 but $BIN is missing"; exit 1; }
+elif ! make -s -f Makefile -f bench/bench.mk BUILD="$BUILD" "$VOZ" "$BIN" >"$WORK/build.log" 2>&1; then
     say "bench: build failed, see $WORK/build.log:"; tail -n 20 "$WORK/build.log" >&2; exit 1
 fi
 "$BIN" gen "$IN" || exit 1
@@ -48,7 +51,7 @@ fi
 # ---- the machine ------------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 torch_v=$("$PY" -c 'import torch, torchaudio; print("torch", torch.__version__, "torchaudio", torchaudio.__version__)' 2>/dev/null)
-blas=$("$BIN" info | tr '\n' ' ')
+blas=$("$BIN" info | awk -F'\t' '{ sub(/ +$/, "", $2); sep = (NR > 1) ? ", " : ""; printf "%s%s %s", sep, $1, $2 }')
 envs=$(env | grep -E '^(OPENBLAS|OMP|MKL|GOTO)_' | sort | tr '\n' ' ')
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 say "cpu: $cpu, $(nproc) cpus; $torch_v; load $load"
@@ -105,13 +108,13 @@ for t in $THREADS; do
         agree="-"
         if [ "$c" = train_step ] && [ -n "$v" ] && [ -n "$rf" ]; then
             agree=$(awk -v a="$vchk" -v b="$rchk" 'BEGIN { d = a - b; if (d < 0) d = -d;
-                r = d / (b < 0 ? -b : b); printf "loss %.6g vs %.6g (rel %.1e)%s", a, b, r, r > 1e-3 ? " MISMATCH" : "" }')
+                r = d / (b < 0 ? -b : b); printf "loss %.6g vs %.6g (rel %.1e)%s", a, b, r, (r > 1e-3) ? " MISMATCH" : "" }')
         elif [ -n "$diff" ] && [ "$diff" != nan ]; then
-            agree=$(awk -v d="$diff" -v tol="$(tol_for "$c")" 'BEGIN { printf "max|diff| %.2g%s", d, d > tol ? " MISMATCH" : "" }')
+            agree=$(awk -v d="$diff" -v tol="$(tol_for "$c")" 'BEGIN { printf "max|diff| %.2g%s", d, (d > tol) ? " MISMATCH" : "" }')
         fi
         [[ "$agree" == *MISMATCH* ]] && note "$c@${t}t: voz and torch disagree: $agree"
         printf '%s@%st\t%s\t%s\tms\t%s\t%s\t%s\t%s\n' "$c" "$t" "$vms" "$rms" "$speed" "${gflop:--}" "$agree" \
-            "voz min/max $(cut -f4,5 <<<"$v" | tr '\t' /), torch min/max $(cut -f4,5 <<<"$rf" | tr '\t' /)" >>"$ROWS"
+            "voz min/max $(cut -f4,5 <<<"$v" | tr '\t' /) ms (OpenBLAS threads $(cut -f8 <<<"$v")), torch min/max $(cut -f4,5 <<<"$rf" | tr '\t' /) ms" >>"$ROWS"
     done
 done
 
@@ -122,11 +125,14 @@ if has_case transcribe_1h; then
         model_desc="default model (models/digits-en/digits-en.voz, built in)"
     elif [ -f tests/fixtures/e2e/model.voz ]; then
         model_args=(-m tests/fixtures/e2e/model.voz); model_desc="tests/fixtures/e2e/model.voz"
-    else
-        model_desc=""
+    elif "$BIN" mkmodel "$WORK/standin.voz"; then
+        # No trained model yet: the recipe's shape with random weights times the same work.
+        model_args=(-m "$WORK/standin.voz")
+        model_desc="STAND-IN model (recipe shape, random weights: transcripts meaningless)"
+        note "transcribe_1h: no trained model yet, measured with a random-weight stand-in of the recipe's shape"
     fi
     if [ -z "$model_desc" ]; then
-        note "transcribe_1h: no model yet (neither models/digits-en/digits-en.voz nor tests/fixtures/e2e/model.voz)"
+        note "transcribe_1h: no model to run"; failed=1
     elif ! rate=$("$BIN" modelrate "${model_args[@]:1}" 2>"$WORK/err.txt"); then
         note "transcribe_1h: cannot load the model: $(tail -n 1 "$WORK/err.txt")"; failed=1
     else
@@ -197,6 +203,10 @@ tmp=$TSV.tmp.$$
             [ -n "${PEAK[$t]:-}" ] && pct=$(awk -v x="$rate" -v p="${PEAK[$t]}" 'BEGIN { printf "%.0f%%", 100 * x / p }')
         fi
         printf '%-22s %10s %10s %-8s %8s %9s %7s  %s\n' "$c" "$v" "$r" "$u" "$s" "$rate" "$pct" "$a"
+    done <"$ROWS"
+    echo
+    while IFS=$'\t' read -r c _ _ u _ _ _ d; do
+        printf '%-22s %-8s %s\n' "$c" "$u" "$d"
     done <"$ROWS"
     [ -s "$NOTES" ] && sed 's/^/note: /' "$NOTES"
     echo "written: $TSV"
