@@ -24,6 +24,30 @@ double voz_ctc_loss(const float *logprobs, int T, int C, size_t stride, const in
 /* Minimum frames a label sequence needs: L plus one per adjacent repeated pair. */
 int voz_ctc_min_frames(const int *labels, int L);
 
+/* Reusable scratch for the loss, so a training loop allocates once: it grows to the
+   largest problem seen and is kept. Embed it, _init before use, _release at the end;
+   one workspace per thread. voz_ctc_loss() itself keeps one per calling thread.
+   The loss first runs a scaled forward-backward in linear arithmetic (no exp/log per
+   state: fast) and keeps it when its checks pass (no used class more than 700 nats
+   below the frame's best used class, no row underflow, sum_s alpha_t(s) beta_t(s)
+   equal to p on every frame); otherwise it redoes the call in the log-space
+   recursion. Both agree to double rounding where the checks pass. */
+struct voz_ctc_ws {
+    double *buf;  /* alpha [T][S], emissions [T][C], scales [T], rows, occupancy [C] */
+    size_t cap;   /* doubles in buf */
+    int *ibuf;    /* state classes [S], skip flags [S], used classes [C] */
+    size_t icap;  /* ints in ibuf */
+    int exact;    /* 1: always the log-space recursion (tests, reference) */
+    long n_exact; /* calls that needed the log-space recursion (diagnostics) */
+};
+void voz_ctc_ws_init(struct voz_ctc_ws *ws);
+void voz_ctc_ws_release(struct voz_ctc_ws *ws);
+/* voz_ctc_loss with explicit scratch. Both return NaN (and set voz_last_error())
+   only for invalid arguments (T < 0, C < 1, blank or a label outside [0, C), a label
+   equal to blank, stride < C), for NaN input, or when the scratch cannot grow. */
+double voz_ctc_loss_ws(struct voz_ctc_ws *ws, const float *logprobs, int T, int C,
+                       size_t stride, const int *labels, int L, int blank, float *dlogits);
+
 /* Vocabulary-constrained prefix beam search. `classes` maps class -> UTF-8 string
    (single characters, " " for the word separator, "" for blank). The output is a
    space-separated sequence of words from `words`; with n_words == 0 it is an
