@@ -709,8 +709,8 @@ static void hw_put(struct hour_writer *w, const float *x, size_t n)
 
 /* Utterances of 3 to 6 FSDD digits (80-250 ms apart) separated by 0.6-2 s of near
    silence, cycling through every clip in a seeded order, until SECONDS are written.
-   The spoken digits go to OUT.ref.txt, one utterance a line (the last clip may be cut
-   short by the end of the file). */
+   After a 1 s lead-in. OUT.ref.txt gets one line per utterance: start (s), the spoken
+   digits, end of its last clip (s); the last clip may be cut short by the end of the file. */
 static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *out)
 {
     DIR *d = opendir(fsdd);
@@ -756,8 +756,11 @@ static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *o
 
     float *clip = NULL, *res = NULL;
     size_t clip_cap = 0, res_cap = 0;
+    hw_put(&w, NULL, (size_t)rate); /* 1 s lead-in: a live endpointer calibrates on it */
     while (w.written + w.fill < target) {
         int k = 3 + (int)(rng_next() % 4);
+        double t_start = (double)(w.written + w.fill) / rate, t_end = t_start;
+        fprintf(ref.fp, "%.3f\t", t_start);
         for (int u = 0; u < k && w.written + w.fill < target; u++) {
             const char *nm = names[next++ % n];
             char path[4096];
@@ -796,11 +799,12 @@ static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *o
                 nx = done;
             }
             hw_put(&w, x, nx);
+            t_end = (double)(w.written + w.fill) / rate;
             hw_put(&w, NULL, (size_t)((0.08 + 0.17 * rng_uniform()) * rate));
             fprintf(ref.fp, "%s%s", u ? " " : "", digit_words[nm[0] - '0']);
             words++;
         }
-        fputc('\n', ref.fp);
+        fprintf(ref.fp, "\t%.3f\n", t_end);
         hw_put(&w, NULL, (size_t)((0.6 + 1.4 * rng_uniform()) * rate));
     }
     hw_flush(&w);

@@ -136,7 +136,7 @@ if has_case transcribe_1h; then
     elif ! rate=$("$BIN" modelrate "${model_args[@]:1}" 2>"$WORK/err.txt"); then
         note "transcribe_1h: cannot load the model: $(tail -n 1 "$WORK/err.txt")"; failed=1
     else
-        hour=$WORK/hour_${rate}_${HOUR_S}.wav
+        hour=$WORK/hour_${rate}Hz_${HOUR_S}s.wav
         if [ ! -f "$hour" ]; then
             say "making $hour ($HOUR_S s of FSDD digits and pauses at $rate Hz)"
             "$BIN" mkhour "$SHARED/data/fsdd" "$rate" "$HOUR_S" "$hour" >&2 || { failed=1; hour=""; }
@@ -160,7 +160,7 @@ if has_case transcribe_1h; then
             [ ${#runs[@]} -gt 0 ] || continue
             el=$(printf '%s\n' "${runs[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
             kb=$(printf '%s\n' "${rss[@]}" | sort -g | tail -n 1)
-            words_out=$(wc -w <"$WORK/hour.out.txt"); words_ref=$(wc -w <"$hour.ref.txt")
+            words_out=$(wc -w <"$WORK/hour.out.txt"); words_ref=$(cut -f2 "$hour.ref.txt" | wc -w)
             desc="${#runs[@]} run(s), median wall $el s for $HOUR_S s of audio; $words_out words out, $words_ref digits spoken; $model_desc"
             printf 'transcribe_1h@%st\t%s\t-\tRTF\t-\t-\t-\t%s\n' "$t" "$(awk -v e="$el" -v d="$HOUR_S" 'BEGIN { printf "%.5f", e / d }')" "$desc" >>"$ROWS"
             printf 'transcribe_1h@%st\t%s\t-\tMB\t-\t-\t-\tpeak resident set (GNU time %%M)\n' "$t" "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" >>"$ROWS"
