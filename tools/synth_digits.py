@@ -248,7 +248,7 @@ def main():
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--train-words", type=int, default=4400, help="isolated words, train voices")
+    ap.add_argument("--train-words", type=int, default=2200, help="isolated words, train voices")
     ap.add_argument("--train-strings", type=int, default=4000, help="connected strings, train voices")
     ap.add_argument("--dev-strings", type=int, default=150)
     ap.add_argument("--heldout-strings", type=int, default=300)
@@ -267,7 +267,9 @@ def main():
     if os.path.exists(stamp):
         os.remove(stamp)
     for name in plan:
-        os.makedirs(os.path.join(args.out, name), exist_ok=True)
+        # Start each set afresh so no file of an earlier, larger plan lingers.
+        shutil.rmtree(os.path.join(args.out, name), ignore_errors=True)
+        os.makedirs(os.path.join(args.out, name))
 
     # espeak/flite jobs one by one; festival jobs in batches of 100 per process.
     singles = [j for jobs in plan.values() for j in jobs if j["engine"] != "festival"]
