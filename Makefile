@@ -70,14 +70,25 @@ voz: $(VOZ)
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 $(VOZ): $(CLI_OBJ) $(LIB)
-	$(CC) $(OPT) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS_ALL)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(OPT) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS_ALL)
+
+# V=1 shows whole command lines.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # The default model is linked into the library as a blob (see models/default_model.S).
 $(BUILD)/models/default_model.o: models/default_model.S $(wildcard $(DEFAULT_MODEL))
@@ -86,7 +97,8 @@ $(BUILD)/models/default_model.o: models/default_model.S $(wildcard $(DEFAULT_MOD
 
 $(BUILD)/tests/%: tests/%.c $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB) $(LDLIBS_ALL) -lcmocka
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB) $(LDLIBS_ALL) -lcmocka
 
 demo: build
 	./tools/make-sample.sh build/sample.wav
