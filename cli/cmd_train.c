@@ -310,7 +310,7 @@ int cmd_train(int argc, char **argv)
     p.meta = meta;
 
     cli_setup_log(verbose);
-    struct ui ui = { .tty = isatty(STDERR_FILENO) };
+    struct ui ui = { .tty = isatty(STDERR_FILENO), .last_draw = voz_now() };
     p.on_progress = on_progress;
     p.should_stop = should_stop;
     p.user_data = &ui;

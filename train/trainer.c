@@ -870,6 +870,7 @@ static voz_status run_epochs(struct trainer *tr, voz_train_result *res)
                 break;
             }
         }
+        const int n_batches = plan.n_batches;
         voz_epoch_plan_release(&plan);
         if (s != VOZ_OK || res->stopped)
             return s;
@@ -897,7 +898,7 @@ static voz_status run_epochs(struct trainer *tr, voz_train_result *res)
             st->best_epoch = st->epoch + 1;
         }
         voz_train_progress pr = {
-            .event = VOZ_TRAIN_EPOCH, .epoch = st->epoch + 1, .batch = plan.n_batches, .batches = plan.n_batches,
+            .event = VOZ_TRAIN_EPOCH, .epoch = st->epoch + 1, .batch = n_batches, .batches = n_batches,
             .loss = rec.train_loss, .frames_per_s = e_frames / (voz_now() - e_t0 > 1e-9 ? voz_now() - e_t0 : 1e-9),
             .lr = lr, .skipped = st->epoch_skipped, .dev_loss = dev.loss, .dev_cer = rec.dev_cer, .dev_wer = wer,
             .greedy_cer = tr->ds.n_dev ? voz_metrics_cer(&dev.greedy) : NAN,
