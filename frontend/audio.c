@@ -1,0 +1,566 @@
+/* frontend/audio.c — audio files in: libsndfile decides the format from the content;
+   standard input (and pipes) are spooled to an unlinked temporary file first, since most
+   formats need seeking. WAV files whose RIFF/data sizes lie (0, 0xFFFFFFFF, past the end,
+   as streaming writers leave them) are read by a small RIFF reader of our own up to the
+   data actually present. Samples leave as mono floats (mean of the channels) at the
+   requested rate, read and resampled in blocks. */
+#include "frontend/audio.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BLOCK_FRAMES 4096
+#define MAX_CHANNELS 1024
+#define MAX_RATE 10000000
+
+/* ---- our own RIFF/WAVE reader ------------------------------------------------------ */
+
+enum { WAV_PCM = 1, WAV_FLOAT = 3, WAV_EXTENSIBLE = 0xFFFE };
+
+struct wav_hdr {
+    int tag;              /* WAV_PCM or WAV_FLOAT (extensible resolved to its subformat) */
+    int channels, rate;
+    int bytes;            /* container bytes per sample: 1..4 (PCM), 4 or 8 (float) */
+    int block_align;      /* bytes per frame = channels * bytes */
+    int64_t data_off;     /* first byte of the samples */
+    int64_t frames;       /* whole frames present (declared size, or what the file holds) */
+    uint32_t declared;    /* the data chunk's size field */
+    int extensible;       /* WAVE_FORMAT_EXTENSIBLE */
+};
+
+static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint16_t le16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static int chunk_id_ok(const unsigned char *id)
+{
+    for (int i = 0; i < 4; i++)
+        if (id[i] < 0x20 || id[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+static int read_at(int fd, void *buf, size_t n, int64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + (int64_t)done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Whether bytes [pos, size) are exactly a sequence of well-formed chunks (so a data
+   size of 0 really means "no samples, metadata follows"). */
+static int only_chunks_follow(int fd, int64_t pos, int64_t size)
+{
+    unsigned char h[8];
+    if (pos >= size)
+        return 1;
+    while (pos + 8 <= size) {
+        if (read_at(fd, h, 8, pos) || !chunk_id_ok(h))
+            return 0;
+        pos += 8 + (int64_t)le32(h + 4) + (le32(h + 4) & 1);
+        if (pos == size || (pos == size + 1))
+            return 1;
+        if (pos > size)
+            return 0;
+    }
+    return 0;
+}
+
+/* 1: RIFF/WAVE with a format we read, header in *h; 0: not RIFF/WAVE; -1: RIFF/WAVE
+   but broken or a format we do not read, reason in why. */
+static int wav_sniff(int fd, int64_t size, struct wav_hdr *h, char *why, size_t why_len)
+{
+    unsigned char b[40];
+    memset(h, 0, sizeof *h);
+    if (size < 12 || read_at(fd, b, 12, 0) || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4))
+        return 0;
+    int have_fmt = 0;
+    int64_t pos = 12;
+    while (pos + 8 <= size) {
+        if (read_at(fd, b, 8, pos))
+            break;
+        uint32_t len = le32(b + 4);
+        if (!chunk_id_ok(b)) {
+            snprintf(why, why_len, "unreadable chunk header at offset %lld", (long long)pos);
+            return -1;
+        }
+        if (!memcmp(b, "data", 4)) {
+            if (!have_fmt) {
+                snprintf(why, why_len, "data chunk before any fmt chunk");
+                return -1;
+            }
+            h->data_off = pos + 8;
+            h->declared = len;
+            int64_t avail = size - h->data_off, present = len;
+            if (len == 0)
+                present = only_chunks_follow(fd, h->data_off, size) ? 0 : avail;
+            else if (len == 0xFFFFFFFFu || (int64_t)len > avail)
+                present = avail;
+            h->frames = present / h->block_align;
+            return 1;
+        }
+        int64_t remain = size - pos - 8;
+        if ((int64_t)len > remain) {
+            snprintf(why, why_len, "chunk '%.4s' at offset %lld claims %u bytes, only %lld remain",
+                     (const char *)b, (long long)pos, len, (long long)remain);
+            return -1;
+        }
+        if (!memcmp(b, "fmt ", 4)) {
+            if (len < 16 || read_at(fd, b, len < 40 ? len : 40, pos + 8)) {
+                snprintf(why, why_len, "fmt chunk of %u bytes, expected at least 16", len);
+                return -1;
+            }
+            int tag = le16(b);
+            h->channels = le16(b + 2);
+            h->rate = (int)le32(b + 4);
+            h->block_align = le16(b + 12);
+            int bits = le16(b + 14);
+            if (tag == WAV_EXTENSIBLE) {
+                if (len < 40) {
+                    snprintf(why, why_len, "WAVE_FORMAT_EXTENSIBLE fmt chunk of %u bytes, expected 40", len);
+                    return -1;
+                }
+                tag = le16(b + 24); /* first two bytes of the subformat GUID */
+                h->extensible = 1;
+            }
+            if (tag != WAV_PCM && tag != WAV_FLOAT) {
+                snprintf(why, why_len, "WAV encoding 0x%04x, expected PCM or IEEE float", tag);
+                return -1;
+            }
+            if (h->channels < 1 || h->channels > MAX_CHANNELS || h->rate < 1 || h->rate > MAX_RATE ||
+                h->block_align < 1 || h->block_align % h->channels) {
+                snprintf(why, why_len, "fmt chunk: %d channels, %d Hz, block align %d, %d bits do not fit "
+                         "together", h->channels, h->rate, h->block_align, bits);
+                return -1;
+            }
+            h->tag = tag;
+            h->bytes = h->block_align / h->channels;
+            if ((tag == WAV_PCM && h->bytes > 4) || (tag == WAV_FLOAT && h->bytes != 4 && h->bytes != 8) ||
+                bits > 8 * h->bytes || bits < 1) {
+                snprintf(why, why_len, "%d-bit %s samples in %d-byte containers are not supported", bits,
+                         tag == WAV_PCM ? "PCM" : "float", h->bytes);
+                return -1;
+            }
+            have_fmt = 1;
+        }
+        pos += 8 + (int64_t)len + (len & 1);
+    }
+    snprintf(why, why_len, "no data chunk");
+    return -1;
+}
+
+/* Converts n frames of raw little-endian samples to interleaved floats, with libsndfile's
+   scaling (integers divided by 2^(8*bytes - 1); 8-bit data is unsigned). */
+static void wav_convert(const struct wav_hdr *h, const unsigned char *raw, size_t n, float *out)
+{
+    size_t m = n * (size_t)h->channels;
+    for (size_t i = 0; i < m; i++, raw += h->bytes) {
+        if (h->tag == WAV_FLOAT) {
+            if (h->bytes == 4) {
+                uint32_t u = le32(raw);
+                float f;
+                memcpy(&f, &u, 4);
+                out[i] = f;
+            } else {
+                uint64_t u = le32(raw) | (uint64_t)le32(raw + 4) << 32;
+                double d;
+                memcpy(&d, &u, 8);
+                out[i] = (float)d;
+            }
+            continue;
+        }
+        switch (h->bytes) {
+        case 1: out[i] = ((int)raw[0] - 128) * (1.0f / 128); break;
+        case 2: out[i] = (int16_t)le16(raw) * (1.0f / 32768); break;
+        case 3: out[i] = (float)((int32_t)((uint32_t)raw[0] << 8 | (uint32_t)raw[1] << 16 |
+                                            (uint32_t)raw[2] << 24) >> 8) * (1.0f / 8388608); break;
+        default: out[i] = (float)(int32_t)le32(raw) * (1.0f / 2147483648.0f); break;
+        }
+    }
+}
+
+/* ---- the reader ------------------------------------------------------------------- */
+
+struct voz_audio {
+    char *name;              /* the path, or "standard input", for messages */
+    voz_audio_info info;
+    int fd;                  /* the file, or the spooled copy of stdin */
+    FILE *spool;             /* tmpfile() holding stdin (owns fd) */
+    SNDFILE *sf;             /* libsndfile source; NULL when our WAV reader is used */
+    struct wav_hdr wav;
+    int64_t frames_read;     /* source frames consumed so far */
+    size_t block;            /* frames per source read */
+    float *inter;            /* [block * channels] */
+    unsigned char *raw;      /* [block * block_align] (our WAV reader) */
+    float *mono;             /* [block] downmixed samples not yet handed out */
+    size_t mono_pos, mono_len;
+    struct voz_resampler *rs;/* NULL when the file is at the target rate */
+    int src_eof;
+    voz_status err;          /* sticky: a failed read fails every later read */
+};
+
+static voz_status spool_stdin(struct voz_audio *a, int in_fd)
+{
+    a->spool = tmpfile();
+    if (!a->spool)
+        return voz_fail(VOZ_ERR_IO, "%s: cannot create a temporary file to hold it: %s", a->name,
+                        strerror(errno));
+    char *buf = malloc(1 << 16);
+    if (!buf)
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", a->name);
+    int64_t total = 0;
+    for (;;) {
+        ssize_t r = read(in_fd, buf, 1 << 16);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return voz_fail(VOZ_ERR_IO, "%s: read failed: %s", a->name, strerror(e));
+        }
+        if (r == 0)
+            break;
+        if (fwrite(buf, 1, (size_t)r, a->spool) != (size_t)r) {
+            int e = errno;
+            free(buf);
+            return voz_fail(VOZ_ERR_IO, "%s: cannot write the temporary copy: %s", a->name, strerror(e));
+        }
+        total += r;
+    }
+    free(buf);
+    if (fflush(a->spool) != 0)
+        return voz_fail(VOZ_ERR_IO, "%s: cannot write the temporary copy: %s", a->name, strerror(errno));
+    if (total == 0)
+        return voz_fail(VOZ_ERR_FORMAT, "%s: is empty (0 bytes), expected audio", a->name);
+    a->fd = fileno(a->spool);
+    lseek(a->fd, 0, SEEK_SET);
+    return VOZ_OK;
+}
+
+static void describe_sndfile(struct voz_audio *a, int format)
+{
+    SF_FORMAT_INFO major = { .format = format & SF_FORMAT_TYPEMASK };
+    SF_FORMAT_INFO sub = { .format = format & SF_FORMAT_SUBMASK };
+    const char *mn = sf_command(NULL, SFC_GET_FORMAT_INFO, &major, sizeof major) == 0 ? major.name : "audio";
+    const char *sn = sf_command(NULL, SFC_GET_FORMAT_INFO, &sub, sizeof sub) == 0 ? sub.name : "";
+    snprintf(a->info.format, sizeof a->info.format, "%s%s%s", mn, *sn ? ", " : "", sn);
+}
+
+static void describe_wav(struct voz_audio *a)
+{
+    const struct wav_hdr *h = &a->wav;
+    snprintf(a->info.format, sizeof a->info.format, "WAV%s (data size %s), %d-bit %s",
+             h->extensible ? "EX" : "",
+             h->declared == 0 ? "0" : h->declared == 0xFFFFFFFFu ? "unset" : "past the end", 8 * h->bytes,
+             h->tag == WAV_FLOAT ? "float" : "PCM");
+}
+
+static voz_status open_source(struct voz_audio *a, const char *path)
+{
+    struct stat st;
+    int is_stdin = !strcmp(path, "-");
+    if (is_stdin) {
+        if (fstat(0, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && lseek(0, 0, SEEK_CUR) == 0) {
+            a->fd = dup(0); /* a redirected regular file: read it in place */
+            if (a->fd < 0)
+                return voz_fail(VOZ_ERR_IO, "%s: %s", a->name, strerror(errno));
+        } else {
+            voz_status s = spool_stdin(a, 0);
+            if (s != VOZ_OK)
+                return s;
+        }
+    } else {
+        a->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (a->fd < 0)
+            return voz_fail(VOZ_ERR_IO, "%s: cannot open: %s", a->name, strerror(errno));
+        if (fstat(a->fd, &st) != 0)
+            return voz_fail(VOZ_ERR_IO, "%s: cannot stat: %s", a->name, strerror(errno));
+        if (S_ISDIR(st.st_mode))
+            return voz_fail(VOZ_ERR_IO, "%s: is a directory, expected an audio file", a->name);
+        if (!S_ISREG(st.st_mode)) {
+            /* a pipe or device (e.g. /dev/stdin, <(...)): spool it like stdin */
+            int in = a->fd;
+            a->fd = -1;
+            voz_status s = spool_stdin(a, in);
+            close(in);
+            if (s != VOZ_OK)
+                return s;
+        } else if (st.st_size == 0) {
+            return voz_fail(VOZ_ERR_FORMAT, "%s: is empty (0 bytes), expected audio", a->name);
+        }
+    }
+    if (fstat(a->fd, &st) != 0)
+        return voz_fail(VOZ_ERR_IO, "%s: cannot stat: %s", a->name, strerror(errno));
+    int64_t size = st.st_size;
+
+    char why[160] = "";
+    int sniff = wav_sniff(a->fd, size, &a->wav, why, sizeof why);
+    SF_INFO si;
+    memset(&si, 0, sizeof si);
+    /* libsndfile closes the descriptor it was given when it refuses the file, even
+       when told not to; hand it a duplicate so ours survives for the WAV reader. */
+    int sfd = dup(a->fd);
+    if (sfd < 0)
+        return voz_fail(VOZ_ERR_IO, "%s: %s", a->name, strerror(errno));
+    lseek(sfd, 0, SEEK_SET);
+    a->sf = sf_open_fd(sfd, SFM_READ, &si, 1);
+    if (a->sf) {
+        int major = si.format & SF_FORMAT_TYPEMASK;
+        /* libsndfile believes a data size of 0 (and reads nothing); trust the bytes. */
+        if (sniff == 1 && (major == SF_FORMAT_WAV || major == SF_FORMAT_WAVEX) && a->wav.frames > si.frames) {
+            sf_close(a->sf);
+            a->sf = NULL;
+        } else {
+            if (si.channels < 1 || si.channels > MAX_CHANNELS || si.samplerate < 1 || si.samplerate > MAX_RATE)
+                return voz_fail(VOZ_ERR_FORMAT, "%s: %d channels at %d Hz, expected 1 to %d channels at 1 to %d Hz",
+                                a->name, si.channels, si.samplerate, MAX_CHANNELS, MAX_RATE);
+            a->info.file_rate = si.samplerate;
+            a->info.channels = si.channels;
+            a->info.frames = si.frames >= 0 && si.frames < SF_COUNT_MAX ? (int64_t)si.frames : -1;
+            describe_sndfile(a, si.format);
+            return VOZ_OK;
+        }
+    } else if (sniff != 1) {
+        const char *e = sf_strerror(NULL);
+        if (sniff < 0)
+            return voz_fail(VOZ_ERR_FORMAT, "%s: not a supported audio file (libsndfile: %s; WAV header: %s)",
+                            a->name, e, why);
+        return voz_fail(VOZ_ERR_FORMAT, "%s: not a supported audio file (libsndfile: %s)", a->name, e);
+    }
+    a->info.file_rate = a->wav.rate;
+    a->info.channels = a->wav.channels;
+    a->info.frames = a->wav.frames;
+    describe_wav(a);
+    return VOZ_OK;
+}
+
+/* Prefixes the last error (from the resampler) with the file name. */
+static voz_status name_error(const char *name, voz_status s)
+{
+    char msg[768];
+    snprintf(msg, sizeof msg, "%s", voz_last_error());
+    return voz_fail(s, "%s: %s", name, msg);
+}
+
+voz_status voz_audio_open(const char *path, int target_rate, struct voz_audio **out)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return voz_fail(VOZ_ERR_INVALID, "audio: no file name given");
+    if (target_rate < 0 || target_rate > MAX_RATE)
+        return voz_fail(VOZ_ERR_INVALID, "%s: target rate %d Hz, expected 0 (keep) or 1 to %d Hz", path,
+                        target_rate, MAX_RATE);
+    struct voz_audio *a = calloc(1, sizeof *a);
+    if (!a)
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
+    a->fd = -1;
+    a->name = strdup(strcmp(path, "-") ? path : "standard input");
+    if (!a->name) {
+        free(a);
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
+    }
+    voz_status s = open_source(a, path);
+    if (s == VOZ_OK) {
+        int ch = a->info.channels;
+        a->block = ch <= 16 ? BLOCK_FRAMES : (size_t)(65536 / ch);
+        a->inter = malloc(a->block * (size_t)ch * sizeof *a->inter);
+        a->mono = malloc(a->block * sizeof *a->mono);
+        if (!a->sf)
+            a->raw = malloc(a->block * (size_t)a->wav.block_align);
+        if (!a->inter || !a->mono || (!a->sf && !a->raw))
+            s = voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", a->name);
+    }
+    if (s == VOZ_OK && target_rate && target_rate != a->info.file_rate) {
+        s = voz_resampler_create(a->info.file_rate, target_rate, &a->rs);
+        if (s != VOZ_OK)
+            s = name_error(a->name, s);
+    }
+    if (s != VOZ_OK) {
+        voz_audio_close(a);
+        return s;
+    }
+    *out = a;
+    return VOZ_OK;
+}
+
+const voz_audio_info *voz_audio_get_info(const struct voz_audio *a) { return &a->info; }
+
+void voz_audio_close(struct voz_audio *a)
+{
+    if (!a)
+        return;
+    if (a->sf)
+        sf_close(a->sf);
+    if (a->spool)
+        fclose(a->spool); /* closes fd too */
+    else if (a->fd >= 0)
+        close(a->fd);
+    voz_resampler_free(a->rs);
+    free(a->inter);
+    free(a->raw);
+    free(a->mono);
+    free(a->name);
+    free(a);
+}
+
+/* Reads the next block of source frames into a->mono (downmixed); 0 frames = end. */
+static voz_status read_block(struct voz_audio *a)
+{
+    int ch = a->info.channels;
+    size_t got;
+    if (a->sf) {
+        sf_count_t r = sf_readf_float(a->sf, a->inter, (sf_count_t)a->block);
+        if (r < 0 || (r == 0 && sf_error(a->sf) != SF_ERR_NO_ERROR))
+            return voz_fail(VOZ_ERR_FORMAT, "%s: decoding failed after frame %lld: %s", a->name,
+                            (long long)a->frames_read, sf_strerror(a->sf));
+        got = (size_t)r;
+    } else {
+        int64_t left = a->wav.frames - a->frames_read;
+        got = left < (int64_t)a->block ? (size_t)left : a->block;
+        size_t bytes = got * (size_t)a->wav.block_align;
+        int64_t off = a->wav.data_off + a->frames_read * a->wav.block_align;
+        if (got && read_at(a->fd, a->raw, bytes, off))
+            return voz_fail(VOZ_ERR_IO, "%s: read failed at byte %lld: %s", a->name, (long long)off,
+                            errno ? strerror(errno) : "unexpected end of file");
+        wav_convert(&a->wav, a->raw, got, a->inter);
+    }
+    size_t m = got * (size_t)ch;
+    for (size_t i = 0; i < m; i++)
+        if (!isfinite(a->inter[i])) {
+            int64_t frame = a->frames_read + (int64_t)(i / ch);
+            return voz_fail(VOZ_ERR_NONFINITE, "%s: sample %s at frame %lld (%.3f s), channel %d, expected "
+                            "finite audio", a->name, isnan(a->inter[i]) ? "NaN" : "infinite",
+                            (long long)frame, (double)frame / a->info.file_rate, (int)(i % ch) + 1);
+        }
+    if (ch == 1) {
+        memcpy(a->mono, a->inter, got * sizeof *a->mono);
+    } else {
+        for (size_t f = 0; f < got; f++) {
+            float sum = 0;
+            for (int c = 0; c < ch; c++)
+                sum += a->inter[f * ch + c];
+            a->mono[f] = sum / ch;
+        }
+    }
+    a->frames_read += (int64_t)got;
+    a->mono_pos = 0;
+    a->mono_len = got;
+    if (!got)
+        a->src_eof = 1;
+    return VOZ_OK;
+}
+
+voz_status voz_audio_read(struct voz_audio *a, float *buf, size_t max, size_t *got)
+{
+    *got = 0;
+    if (a->err != VOZ_OK)
+        return a->err;
+    size_t total = 0;
+    voz_status s = VOZ_OK;
+    while (total < max) {
+        if (a->rs) {
+            /* Drain what the resampler holds first; feed it a block when it runs dry. */
+            size_t g;
+            s = voz_resampler_process(a->rs, NULL, 0, buf + total, max - total, &g, a->src_eof);
+            if (s != VOZ_OK) {
+                s = name_error(a->name, s);
+                break;
+            }
+            total += g;
+            if (total == max || (a->src_eof && g == 0))
+                break;
+            if (g)
+                continue;
+            if ((s = read_block(a)) != VOZ_OK)
+                break;
+            if (a->mono_len) {
+                s = voz_resampler_process(a->rs, a->mono, a->mono_len, buf + total, max - total, &g, 0);
+                if (s != VOZ_OK) {
+                    s = name_error(a->name, s);
+                    break;
+                }
+                total += g;
+                a->mono_len = 0;
+            }
+        } else {
+            if (a->mono_pos == a->mono_len) {
+                if (a->src_eof)
+                    break;
+                if ((s = read_block(a)) != VOZ_OK)
+                    break;
+                continue;
+            }
+            size_t n = a->mono_len - a->mono_pos;
+            if (n > max - total)
+                n = max - total;
+            memcpy(buf + total, a->mono + a->mono_pos, n * sizeof *buf);
+            a->mono_pos += n;
+            total += n;
+        }
+    }
+    if (s != VOZ_OK) {
+        a->err = s;
+        return s;
+    }
+    *got = total;
+    return VOZ_OK;
+}
+
+voz_status voz_audio_load(const char *path, int target_rate, float **pcm, size_t *n)
+{
+    *pcm = NULL;
+    *n = 0;
+    struct voz_audio *a;
+    voz_status s = voz_audio_open(path, target_rate, &a);
+    if (s != VOZ_OK)
+        return s;
+    /* The header's frame count is only a hint (it may lie): start there, capped, grow. */
+    size_t cap = 1 << 16, len = 0;
+    if (a->info.frames > 0) {
+        double est = (double)a->info.frames * (target_rate ? (double)target_rate / a->info.file_rate : 1.0) + 4096;
+        if (est < (double)(1 << 26))
+            cap = (size_t)est;
+    }
+    float *buf = malloc(cap * sizeof *buf);
+    if (!buf) {
+        voz_audio_close(a);
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (cap - len < 4096) {
+            float *nb = cap > SIZE_MAX / 2 / sizeof *nb ? NULL : realloc(buf, 2 * cap * sizeof *nb);
+            if (!nb) {
+                s = voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu samples", path, 2 * cap);
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got;
+        if ((s = voz_audio_read(a, buf + len, cap - len, &got)) != VOZ_OK || got == 0)
+            break;
+        len += got;
+    }
+    voz_audio_close(a);
+    if (s != VOZ_OK) {
+        free(buf);
+        return s;
+    }
+    *pcm = buf;
+    *n = len;
+    return VOZ_OK;
+}
