@@ -88,11 +88,21 @@ static void fmt_rate(double r, char *buf, size_t n)
         snprintf(buf, n, "%.0f", r);
 }
 
+/* "-" while no batch of the epoch has been applied (all skipped so far). */
+static const char *fmt_loss(double v, char *buf)
+{
+    if (isfinite(v))
+        snprintf(buf, 32, "%.4f", v);
+    else
+        snprintf(buf, 32, "-");
+    return buf;
+}
+
 static void on_progress(const voz_train_progress *p, void *user)
 {
     struct ui *ui = user;
     double now = voz_now();
-    char eta[32], rate[32];
+    char eta[32], rate[32], loss[32];
     if (p->event == VOZ_TRAIN_INFO) {
         if (ui->line_open)
             fputs("\r\033[K", stderr);
@@ -112,8 +122,9 @@ static void on_progress(const voz_train_progress *p, void *user)
                 bar[i] = i < done ? '=' : i == done ? '>' : '.';
             bar[width] = 0;
             fmt_time(p->eta_s, eta, sizeof eta);
-            fprintf(stderr, "\r\033[Kepoch %d/%d %*d/%d [%s] loss %.4f - %s frames/s - ETA %s", p->epoch, p->epochs,
-                    (int)snprintf(NULL, 0, "%d", p->batches), p->batch, p->batches, bar, p->loss, rate, eta);
+            fprintf(stderr, "\r\033[Kepoch %d/%d %*d/%d [%s] loss %s - %s frames/s - ETA %s", p->epoch, p->epochs,
+                    (int)snprintf(NULL, 0, "%d", p->batches), p->batch, p->batches, bar, fmt_loss(p->loss, loss),
+                    rate, eta);
             if (p->skipped)
                 fprintf(stderr, " - %llu skipped", (unsigned long long)p->skipped);
             fflush(stderr);
@@ -121,8 +132,8 @@ static void on_progress(const voz_train_progress *p, void *user)
             ui->last_draw = now;
         } else if (now - ui->last_draw >= 30 && !last) {
             fmt_time(p->eta_s, eta, sizeof eta);
-            fprintf(stderr, "epoch %d/%d: batch %d/%d, loss %.4f, %s frames/s, %llu skipped, ETA %s\n", p->epoch,
-                    p->epochs, p->batch, p->batches, p->loss, rate, (unsigned long long)p->skipped, eta);
+            fprintf(stderr, "epoch %d/%d: batch %d/%d, loss %s, %s frames/s, %llu skipped, ETA %s\n", p->epoch,
+                    p->epochs, p->batch, p->batches, fmt_loss(p->loss, loss), rate, (unsigned long long)p->skipped, eta);
             ui->last_draw = now;
         }
         return;
@@ -132,7 +143,7 @@ static void on_progress(const voz_train_progress *p, void *user)
         fputs("\r\033[K", stderr);
     ui->line_open = 0;
     fmt_time(p->seconds, eta, sizeof eta);
-    fprintf(stderr, "epoch %d/%d: loss %.4f", p->epoch, p->epochs, p->loss);
+    fprintf(stderr, "epoch %d/%d: loss %s", p->epoch, p->epochs, fmt_loss(p->loss, loss));
     if (isfinite(p->dev_wer)) {
         fprintf(stderr, ", dev loss %.4f, CER %.2f%%, WER %.2f%%", p->dev_loss, 100 * p->dev_cer, 100 * p->dev_wer);
         if (fabs(p->greedy_wer - p->dev_wer) > 1e-12 || fabs(p->greedy_cer - p->dev_cer) > 1e-12)
