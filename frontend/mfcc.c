@@ -443,6 +443,9 @@ voz_status voz_mfcc_compute_buffer(struct voz_mfcc *m, const float *pcm, size_t 
 {
     const voz_feature_params *p = &m->p;
     size_t S = voz_mfcc_frame_shift(p);
+    if (T > voz_mfcc_num_frames(p, n))
+        return voz_fail(VOZ_ERR_INVALID, PREFIX ": %zu frames asked of %zu samples, which hold %zu", T, n,
+                        voz_mfcc_num_frames(p, n));
     float *frame = malloc(m->L * sizeof *frame);
     if (!frame)
         return voz_fail(VOZ_ERR_NOMEM, PREFIX ": out of memory");

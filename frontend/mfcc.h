@@ -44,7 +44,8 @@ voz_status voz_mfcc_stream_create(const voz_feature_params *p, struct voz_mfcc_s
 void voz_mfcc_stream_free(struct voz_mfcc_stream *s);
 void voz_mfcc_stream_reset(struct voz_mfcc_stream *s);
 /* Appends samples (blocks of any size, even 1); completed frames become available
-   via _pop. VOZ_ERR_INVALID after a flush until the stream is reset. */
+   via _pop. Samples stay buffered until the frames that need them are popped.
+   VOZ_ERR_INVALID after a flush until the stream is reset. */
 voz_status voz_mfcc_stream_feed(struct voz_mfcc_stream *s, const float *pcm, size_t n);
 /* End of input (needed for snip_edges = 0, whose last frames reflect the end). */
 voz_status voz_mfcc_stream_flush(struct voz_mfcc_stream *s);
