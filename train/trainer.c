@@ -949,7 +949,7 @@ voz_status voz_train_run(const voz_train_params *p, voz_train_result *res)
         }
     }
     if (s == VOZ_OK) {
-        info(&tr, "network: %s, %d layers x %d hidden, bidirectional, %d inputs, %d classes, %zu weights",
+        info(&tr, "network: %s, %d layer(s) x %d hidden, bidirectional, %d inputs, %d classes, %zu weights",
              voz_cell_name(tr.cfg.cell), tr.cfg.layers, tr.cfg.hidden, tr.cfg.input_dim, tr.cfg.classes,
              voz_net_num_weights(&tr.cfg));
         s = run_epochs(&tr, res);

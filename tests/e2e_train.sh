@@ -1,0 +1,221 @@
+#!/bin/bash
+# tests/e2e_train.sh — `voz train` and `voz eval` end to end on a few FSDD clips
+# (read from $VOZ_SHARED/data/fsdd, never copied): the loss must fall far below its
+# start and the model must load and transcribe; a run killed with -9 after a
+# checkpoint and resumed must end with the same weights as an uninterrupted one; a
+# kill -9 in the middle of a checkpoint write must leave a loadable checkpoint; a
+# model write into a full place must fail with a message and keep the old file; an
+# absurd learning rate must finish with skipped batches and a finite model.
+# Environment: VOZ (the binary), VOZ_SHARED (the shared folder).
+set -u
+cd "$(dirname "$0")/.."
+VOZ=${VOZ:-build/release/voz}
+VOZ=$(cd "$(dirname "$VOZ")" && pwd)/$(basename "$VOZ")
+SHARED=${VOZ_SHARED:-../shared}
+FSDD=$SHARED/data/fsdd
+if [ ! -r "$FSDD/1_jackson_0.wav" ]; then
+    echo "SKIP: no FSDD clips under $FSDD"
+    exit 0
+fi
+FSDD=$(cd "$FSDD" && pwd)
+tmp=$(mktemp -d /tmp/voz_e2e_train.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    mountpoint -q "$tmp/mnt" 2>/dev/null && umount "$tmp/mnt"
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+# A three-word corpus: "one", "two", "three" from three speakers (compose clips), and
+# a fourth speaker for dev. Paths are relative to the manifest folder via a symlink,
+# so the relative-path rule is exercised as well.
+ln -s "$FSDD" "$tmp/fsdd"
+words=(zero one two three)
+: >"$tmp/compose.tsv"; : >"$tmp/dev.tsv"
+for d in 1 2 3; do
+    for spk in jackson george lucas; do
+        for i in $(seq 0 11); do
+            printf 'fsdd/%s_%s_%s.wav\t%s\n' $d $spk $i "${words[$d]}" >>"$tmp/compose.tsv"
+        done
+    done
+    for i in 0 1 2 3; do
+        printf 'fsdd/%s_nicolas_%s.wav\t%s\n' $d $i "${words[$d]}" >>"$tmp/dev.tsv"
+    done
+done
+printf 'one\ntwo\nthree\n' >"$tmp/words.txt"
+COMMON=(--compose "$tmp/compose.tsv" --sample-rate 8000 --cell gru --layers 1 --hidden 32
+        --batch-size 8 --compose-count 48 --compose-words 1:2 --augment-variants 1 --seed 7 --threads 1)
+
+# ---- 1. a short run learns, the model loads and transcribes --------------------------
+m=$tmp/m.voz
+if ! "$VOZ" train --out "$m" "${COMMON[@]}" --dev "$tmp/dev.tsv" --words "$tmp/words.txt" --epochs 25 --lr 0.005 \
+        --specaug-time 1:5 --name e2e --meta purpose=test >"$tmp/train.out" 2>"$tmp/train.err"; then
+    cat "$tmp/train.err"; fail "training run exited $?"
+else
+    tail -n 3 "$tmp/train.err"
+    for f in "$m" "$m.ckpt" "$m.log.csv" "$m.curve.svg"; do [ -s "$f" ] || fail "missing output $f"; done
+    rows=$(($(wc -l <"$m.log.csv") - 1))
+    [ "$rows" -eq 25 ] || fail "log has $rows epoch rows, expected 25"
+    first=$(awk -F, 'NR==2 {print $3}' "$m.log.csv")
+    last=$(awk -F, 'END {print $3}' "$m.log.csv")
+    if awk -v a="$first" -v b="$last" 'BEGIN {exit !(b < 0.3 * a)}'; then
+        ok "train loss fell from $first to $last"
+    else
+        fail "train loss went from $first to $last, expected below 30% of the start"
+    fi
+    grep -q '<svg' "$m.curve.svg" || fail "curve is not an SVG"
+    "$VOZ" info "$m" >"$tmp/info.out" 2>&1 || fail "voz info cannot read the model: $(cat "$tmp/info.out")"
+    grep -q 'purpose' "$tmp/info.out" || fail "--meta purpose=test not in the model"
+    hyp=$("$VOZ" transcribe -m "$m" "$FSDD/2_nicolas_5.wav" 2>&1) || fail "transcribe failed: $hyp"
+    ok "transcribes 2_nicolas_5.wav as '$hyp'"
+    if "$VOZ" eval -m "$m" "$tmp/dev.tsv" >"$tmp/eval.out" 2>&1; then
+        cat "$tmp/eval.out"
+        for k in WER CER SER RTF; do grep -q "^$k [0-9.]*%*$" "$tmp/eval.out" || fail "eval prints no $k line"; done
+        # The best epoch's dev WER (training) and eval's WER are computed the same way.
+        best=$(awk -F, 'NR > 1 && $6 != "" {w = $6 * 100; if (NR == 2 || w < b) b = w} END {printf "%.2f", b}' \
+               "$m.log.csv")
+        grep -q "^WER $best%$" "$tmp/eval.out" || fail "eval WER differs from the best dev WER $best% of training"
+    else
+        fail "eval failed: $(cat "$tmp/eval.out")"
+    fi
+    "$VOZ" eval -m "$m" "$tmp/dev.tsv" --verbose --decoder greedy | grep -q '^REF: one$' || fail "eval --verbose"
+fi
+
+# ---- 2. kill -9 after a checkpoint, resume: the same weights ------------------------
+SHORT=("${COMMON[@]}" --epochs 6)
+crc_of() { sed -n 's/.*weights crc32 \([0-9a-f]*\).*/\1/p' "$1"; }
+"$VOZ" train --out "$tmp/a.voz" "${SHORT[@]}" >"$tmp/a.out" 2>"$tmp/a.err" || fail "uninterrupted run: $(cat "$tmp/a.err")"
+crc_a=$(crc_of "$tmp/a.out")
+b=$tmp/b.voz
+"$VOZ" train --out "$b" "${SHORT[@]}" --checkpoint-every 0 >"$tmp/b1.out" 2>"$tmp/b1.err" &
+pid=$!; pids+=($pid)
+# Wait for the first checkpoint, let a few more batches pass, then kill between writes.
+for _ in $(seq 1 2000); do [ -e "$b.ckpt" ] && break; sleep 0.005; done
+sleep 0.2
+if kill -0 $pid 2>/dev/null; then
+    kill -9 $pid; wait $pid 2>/dev/null
+    "$VOZ" train --out "$b" "${SHORT[@]}" --resume >"$tmp/b2.out" 2>"$tmp/b2.err" || fail "resume: $(cat "$tmp/b2.err")"
+    grep -q 'resuming from' "$tmp/b2.err" || fail "the resumed run did not start from the checkpoint"
+    crc_b=$(crc_of "$tmp/b2.out")
+    if [ -n "$crc_a" ] && [ "$crc_a" = "$crc_b" ]; then
+        ok "killed and resumed run ends with the same weights ($crc_b) — $(grep -o 'resuming.*' "$tmp/b2.err")"
+    else
+        fail "weights differ: uninterrupted $crc_a, resumed '$crc_b'"
+    fi
+else
+    fail "the run finished before it could be killed"
+fi
+# A resumed run whose options changed is refused, naming the option.
+if "$VOZ" train --out "$b" "${SHORT[@]}" --lr 0.01 --resume >/dev/null 2>"$tmp/b3.err"; then
+    fail "resume with another --lr was accepted"
+else
+    grep -q "option 'lr' differs" "$tmp/b3.err" && ok "changed option refused: $(tail -n 1 "$tmp/b3.err")" ||
+        fail "unexpected message: $(cat "$tmp/b3.err")"
+fi
+
+# ---- 3. kill -9 during a checkpoint write: the previous checkpoint stays loadable ----
+# A larger network makes the checkpoint (weights + two moments) a few MB, so the
+# write lasts long enough for a shell loop to see its temporary file and kill.
+c=$tmp/c.voz
+BIG=("${COMMON[@]}" --hidden 192 --layers 2 --epochs 50 --checkpoint-every 0)
+hits=0
+for attempt in 1 2 3 4 5 6; do
+    "$VOZ" train --out "$c" "${BIG[@]}" --resume >/dev/null 2>"$tmp/c.err" &
+    pid=$!; pids+=($pid)
+    # Spin until the temporary checkpoint of this process exists, then kill at once.
+    for _ in $(seq 1 500000); do
+        [ -e "$c.ckpt.tmp.$pid" ] && break
+        kill -0 $pid 2>/dev/null || break
+    done
+    kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+    if [ -e "$c.ckpt.tmp.$pid" ]; then
+        hits=$((hits + 1))
+        rm -f "$c.ckpt.tmp.$pid"
+        if [ -e "$c.ckpt" ]; then
+            # Loadable: a resume reads it, trains one batch and stops.
+            "$VOZ" train --out "$c" "${BIG[@]}" --resume --max-minutes 0.000001 >/dev/null 2>"$tmp/c2.err" &&
+                grep -q 'resuming from' "$tmp/c2.err" ||
+                fail "checkpoint unreadable after kill -9 inside its write: $(tail -n 1 "$tmp/c2.err")"
+        fi
+    fi
+    [ $hits -ge 2 ] && break
+done
+[ $hits -ge 1 ] && ok "$hits kill(s) landed inside a checkpoint write; the previous checkpoint stayed loadable" ||
+    fail "no kill landed inside a checkpoint write"
+
+# ---- 4. --out in a full place fails with a message and keeps the old file -----------
+mkdir -p "$tmp/full"
+cp "$tmp/a.voz" "$tmp/full/x.voz"
+( trap '' XFSZ; ulimit -f 16; exec "$VOZ" train --out "$tmp/full/x.voz" "${SHORT[@]}" --epochs 1 ) \
+    >/dev/null 2>"$tmp/full.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "x.voz" "$tmp/full.err" && cmp -s "$tmp/a.voz" "$tmp/full/x.voz"; then
+    ok "file-size limit: exit 1, '$(tail -n 1 "$tmp/full.err")', previous model intact"
+else
+    fail "full (ulimit -f): exit $rc, message '$(tail -n 1 "$tmp/full.err")', previous file $(cmp -s "$tmp/a.voz" "$tmp/full/x.voz" && echo intact || echo changed)"
+fi
+ls "$tmp/full" | grep -q tmp && fail "a temporary file was left in the full folder: $(ls "$tmp/full")"
+# A real full file system, when mounting is allowed here.
+mkdir -p "$tmp/mnt"
+size=$(( $(stat -c %s "$tmp/a.voz") + 40960 ))
+if mount -t tmpfs -o size=$size tmpfs "$tmp/mnt" 2>/dev/null; then
+    cp "$tmp/a.voz" "$tmp/mnt/x.voz"
+    "$VOZ" train --out "$tmp/mnt/x.voz" "${SHORT[@]}" --epochs 1 >/dev/null 2>"$tmp/mnt.err"
+    rc=$?
+    if [ $rc -eq 1 ] && cmp -s "$tmp/a.voz" "$tmp/mnt/x.voz"; then
+        ok "full tmpfs: exit 1, '$(tail -n 1 "$tmp/mnt.err")', previous model intact"
+    else
+        fail "full tmpfs: exit $rc, '$(cat "$tmp/mnt.err")'"
+    fi
+    umount "$tmp/mnt"
+else
+    echo "skip: cannot mount a tmpfs here (not permitted)"
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir -p "$tmp/ro"; cp "$tmp/a.voz" "$tmp/ro/x.voz"; chmod 555 "$tmp/ro"
+    "$VOZ" train --out "$tmp/ro/x.voz" "${SHORT[@]}" --epochs 1 >/dev/null 2>"$tmp/ro.err"
+    rc=$?
+    [ $rc -eq 1 ] && cmp -s "$tmp/a.voz" "$tmp/ro/x.voz" && ok "read-only folder: '$(cat "$tmp/ro.err")'" ||
+        fail "read-only folder: exit $rc, '$(cat "$tmp/ro.err")'"
+    chmod 755 "$tmp/ro"
+else
+    echo "skip: read-only folder case (root ignores permissions)"
+fi
+
+# ---- 5. an absurd learning rate: skipped batches counted, a finite model -------------
+for cell in rnn_relu lstm; do
+    z=$tmp/lr_$cell.voz
+    if "$VOZ" train --out "$z" --compose "$tmp/compose.tsv" --sample-rate 8000 --cell $cell --layers 1 --hidden 32 \
+            --batch-size 8 --compose-count 48 --augment-variants 0 --epochs 2 --lr 1e6 >"$tmp/lr.out" 2>"$tmp/lr.err"; then
+        skipped=$(awk -F, 'NR > 1 {s += $8} END {print s + 0}' "$z.log.csv")
+        grep -q "$skipped batches skipped" "$tmp/lr.out" || fail "summary does not report $skipped skipped batches"
+        "$VOZ" info "$z" >/dev/null 2>"$tmp/lr_info.err" || fail "lr 1e6 ($cell) model unreadable: $(cat "$tmp/lr_info.err")"
+        ok "lr 1e6 ($cell): $(cat "$tmp/lr.out")"
+        # A ReLU RNN overflows at this rate: its batches must have been caught.
+        [ $cell = rnn_relu ] && [ "$skipped" -eq 0 ] && fail "rnn_relu at lr 1e6 skipped no batch"
+    else
+        fail "lr 1e6 ($cell) run failed: $(tail -n 3 "$tmp/lr.err")"
+    fi
+done
+
+# ---- 6. bad input: messages name the manifest line ----------------------------------
+printf 'fsdd/1_jackson_0.wav\tone\nfsdd/no_such.wav\ttwo\n' >"$tmp/bad.tsv"
+"$VOZ" train --out "$tmp/bad.voz" --train "$tmp/bad.tsv" --sample-rate 8000 --epochs 1 2>"$tmp/bad.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "bad.tsv:2: cannot read audio" "$tmp/bad.err" && ok "missing audio: $(tail -n 1 "$tmp/bad.err")" ||
+    fail "missing audio: exit $rc, '$(cat "$tmp/bad.err")'"
+printf 'fsdd/1_jackson_0.wav\tone #1\n' >"$tmp/bad2.tsv"
+"$VOZ" train --out "$tmp/bad.voz" --train "$tmp/bad2.tsv" --sample-rate 8000 --epochs 1 2>"$tmp/bad.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "bad2.tsv:1: character '#' (U+0023) is not in the model's alphabet" "$tmp/bad.err" &&
+    ok "bad character: $(tail -n 1 "$tmp/bad.err")" || fail "bad character: exit $rc, '$(cat "$tmp/bad.err")'"
+"$VOZ" train --out "$tmp/bad.voz" --train "$tmp/bad.tsv" --bogus 2>/dev/null
+[ $? -eq 2 ] || fail "an unknown option is not a usage error"
+[ -e "$tmp/bad.voz" ] && fail "a failed run left $tmp/bad.voz behind"
+
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
