@@ -41,36 +41,40 @@ int voz_cell_parse(const char *name, voz_cell_type *t)
     return -1;
 }
 
-voz_status voz_net_config_check(const voz_net_config *c)
+/* The checks of voz_net_config_check(); with say = 0 nothing is recorded, so the size
+   functions can refuse a bad config without touching the caller's error message. */
+static voz_status check_config(const voz_net_config *c, int say)
 {
+#define REFUSE(...) return say ? voz_fail(VOZ_ERR_INVALID, __VA_ARGS__) : VOZ_ERR_INVALID
     if (!c)
-        return voz_fail(VOZ_ERR_INVALID, "net config: missing");
+        REFUSE("net config: missing");
     if ((unsigned)c->cell > VOZ_CELL_RNN_RELU)
-        return voz_fail(VOZ_ERR_INVALID, "net config: cell type %d, expected 0..3 (lstm, gru, rnn_tanh, rnn_relu)",
-                        (int)c->cell);
+        REFUSE("net config: cell type %d, expected 0..3 (lstm, gru, rnn_tanh, rnn_relu)", (int)c->cell);
     if (c->input_dim < 1 || c->input_dim > VOZ_NET_MAX_DIM)
-        return voz_fail(VOZ_ERR_INVALID, "net config: input_dim %d, expected 1..%d", c->input_dim,
-                        VOZ_NET_MAX_DIM);
+        REFUSE("net config: input_dim %d, expected 1..%d", c->input_dim, VOZ_NET_MAX_DIM);
     if (c->hidden < 1 || c->hidden > VOZ_NET_MAX_HIDDEN)
-        return voz_fail(VOZ_ERR_INVALID, "net config: hidden %d, expected 1..%d", c->hidden,
-                        VOZ_NET_MAX_HIDDEN);
+        REFUSE("net config: hidden %d, expected 1..%d", c->hidden, VOZ_NET_MAX_HIDDEN);
     if (c->layers < 1 || c->layers > VOZ_NET_MAX_LAYERS)
-        return voz_fail(VOZ_ERR_INVALID, "net config: layers %d, expected 1..%d", c->layers,
-                        VOZ_NET_MAX_LAYERS);
+        REFUSE("net config: layers %d, expected 1..%d", c->layers, VOZ_NET_MAX_LAYERS);
     if (c->bidirectional != 0 && c->bidirectional != 1)
-        return voz_fail(VOZ_ERR_INVALID, "net config: bidirectional %d, expected 0 or 1", c->bidirectional);
+        REFUSE("net config: bidirectional %d, expected 0 or 1", c->bidirectional);
     if (c->classes < 2 || c->classes > VOZ_NET_MAX_DIM)
-        return voz_fail(VOZ_ERR_INVALID, "net config: classes %d, expected 2..%d (blank included)",
-                        c->classes, VOZ_NET_MAX_DIM);
+        REFUSE("net config: classes %d, expected 2..%d (blank included)", c->classes, VOZ_NET_MAX_DIM);
     return VOZ_OK;
+#undef REFUSE
 }
+
+voz_status voz_net_config_check(const voz_net_config *c) { return check_config(c, 1); }
 
 static int gates_per_cell(voz_cell_type t)
 {
     return t == VOZ_CELL_LSTM ? 4 : t == VOZ_CELL_GRU ? 3 : 1;
 }
 
-int voz_net_gate_rows(const voz_net_config *c) { return gates_per_cell(c->cell) * c->hidden; }
+int voz_net_gate_rows(const voz_net_config *c)
+{
+    return check_config(c, 0) == VOZ_OK ? gates_per_cell(c->cell) * c->hidden : 0;
+}
 
 /* ---- parameter layout ----------------------------------------------------------------- */
 
@@ -81,7 +85,12 @@ static size_t layer_input(const voz_net_config *c, int l)
     return l == 0 ? (size_t)c->input_dim : (size_t)c->hidden * (size_t)num_dirs(c);
 }
 
-int voz_net_num_tensors(const voz_net_config *c) { return c->layers * num_dirs(c) * 4 + 2; }
+/* Size functions return 0 for a config voz_net_config_check() refuses, so nothing is
+   ever sized from a bad header. */
+int voz_net_num_tensors(const voz_net_config *c)
+{
+    return check_config(c, 0) == VOZ_OK ? c->layers * num_dirs(c) * 4 + 2 : 0;
+}
 
 /* Shape of tensor idx in the order documented in net.h; the offset is filled by the
    caller walking the order, so this stays the one place that knows names and shapes. */
@@ -110,6 +119,10 @@ static void tensor_shape(const voz_net_config *c, int idx, voz_tensor_info *t)
 void voz_net_tensor(const voz_net_config *c, int idx, voz_tensor_info *out)
 {
     size_t off = 0;
+    if (idx < 0 || idx >= voz_net_num_tensors(c)) { /* out of range: an empty record */
+        memset(out, 0, sizeof *out);
+        return;
+    }
     for (int k = 0; k < idx; k++) {
         tensor_shape(c, k, out);
         off += align16(out->numel);
@@ -230,6 +243,8 @@ static void fill_orthogonal(float *w, int H, double *q, uint64_t *s)
 void voz_net_init(struct voz_net *net, uint64_t seed)
 {
     const voz_net_config *c = &net->cfg;
+    if (check_config(c, 0) != VOZ_OK || !net->params)
+        return;
     int H = c->hidden, G = voz_net_gate_rows(c), dirs = num_dirs(c);
     size_t D = (size_t)H * dirs;
     uint64_t s = seed;

@@ -599,7 +599,17 @@ static void test_config_check(void **st)
         if (!strstr(voz_last_error(), bad[k].why))
             fail_msg("config %zu: message '%s' does not name '%s'", k, voz_last_error(), bad[k].why);
         assert_null(voz_net_ws_create(&bad[k].c, 1));
+        /* nothing is ever sized from a refused config */
+        assert_int_equal(voz_net_num_tensors(&bad[k].c), 0);
+        assert_int_equal(voz_net_num_floats(&bad[k].c), 0);
+        assert_int_equal(voz_net_num_weights(&bad[k].c), 0);
+        assert_int_equal(voz_net_gate_rows(&bad[k].c), 0);
     }
+    voz_tensor_info none;
+    voz_net_tensor(&ok, voz_net_num_tensors(&ok), &none);
+    assert_int_equal(none.numel, 0);
+    voz_net_tensor(&ok, -1, &none);
+    assert_int_equal(none.numel, 0);
     assert_null(voz_net_ws_create(&ok, 3));
 
     voz_cell_type t;
