@@ -781,6 +781,38 @@ static void test_e2e_reference(void **state)
         free(e->lp);
         free(e->text);
     }
+    /* The features alone, so a mismatch above can be told apart from one here. */
+    size_t fb;
+    float *ref_feats = read_all(E2E_DIR "features.f32", &fb);
+    float *feats = NULL;
+    size_t T = 0;
+    assert_int_equal(voz_features_compute(voz_model_features(m), pcm, n, &feats, &T), VOZ_OK);
+    const size_t D = (size_t)voz_feature_dim(voz_model_features(m));
+    assert_int_equal(T * D * sizeof(float), fb);
+    double worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < T * D; i++)
+        if (fabs((double)feats[i] - ref_feats[i]) > worst)
+            worst = fabs((double)feats[i] - ref_feats[i]), at = i;
+    if (worst > 1e-3)
+        fail_msg("features differ from torchaudio's by %g at frame %zu dim %zu (voz %g, torch %g)", worst, at / D,
+                 at % D, feats[at], ref_feats[at]);
+    free(feats);
+    free(ref_feats);
+
+    /* The file was written by tools/torch2voz.py: the C writer, given what the C
+       reader understood, must produce the very same bytes. */
+    size_t file_bytes, c_bytes;
+    unsigned char *file = read_all(E2E_DIR "model.voz", &file_bytes);
+    void *c_file;
+    assert_int_equal(voz_model_data_serialize(&m->data, &c_file, &c_bytes), VOZ_OK);
+    assert_int_equal(c_bytes, file_bytes);
+    for (size_t i = 0; i < file_bytes; i++)
+        if (((unsigned char *)c_file)[i] != file[i])
+            fail_msg("C and Python writers differ first at byte %zu of %zu", i, file_bytes);
+    free(c_file);
+    free(file);
+
     /* The one-call path gives the same text. */
     voz_decode_params p = voz_decode_default_params();
     p.decoder = VOZ_DECODER_GREEDY;
