@@ -469,6 +469,8 @@ voz_status voz_audio_read(struct voz_audio *a, float *buf, size_t max, size_t *g
     *got = 0;
     if (a->err != VOZ_OK)
         return a->err;
+    if (!max) /* 0 samples read means the end: do not say it when it is not true */
+        return voz_fail(VOZ_ERR_INVALID, "%s: read of 0 samples, expected a buffer of at least 1", a->name);
     size_t total = 0;
     voz_status s = VOZ_OK;
     while (total < max) {
@@ -532,8 +534,8 @@ voz_status voz_audio_load(const char *path, int target_rate, float **pcm, size_t
     size_t cap = 1 << 16, len = 0;
     if (a->info.frames > 0) {
         double est = (double)a->info.frames * (target_rate ? (double)target_rate / a->info.file_rate : 1.0) + 4096;
-        if (est < (double)(1 << 26))
-            cap = (size_t)est;
+        /* a compressed file may claim any length: trust it up to 4M samples */
+        cap = est < (double)(1 << 22) ? (size_t)est : (size_t)1 << 22;
     }
     float *buf = malloc(cap * sizeof *buf);
     if (!buf) {

@@ -20,8 +20,9 @@ typedef struct {
    (0 = keep the file's rate). Errors name the file and the reason (libsndfile's text). */
 voz_status voz_audio_open(const char *path, int target_rate, struct voz_audio **out);
 const voz_audio_info *voz_audio_get_info(const struct voz_audio *a);
-/* Reads up to `max` output samples into `buf`. Sets *got (0 = end of input).
-   Non-finite samples are an error (VOZ_ERR_NONFINITE) naming the sample position. */
+/* Reads up to `max` (>= 1) output samples into `buf`. Sets *got (0 = end of input).
+   Non-finite samples are an error (VOZ_ERR_NONFINITE) naming the sample position
+   (frame, seconds, channel); an error stays: later reads return it again. */
 voz_status voz_audio_read(struct voz_audio *a, float *buf, size_t max, size_t *got);
 void voz_audio_close(struct voz_audio *a);
 
