@@ -412,14 +412,17 @@ struct train_ctx {
     int steps;
 };
 
-/* The same step as ref_nets.py: forward with cache, CTC (sum over the batch / B), zero
-   the gradients, backward, clip the global norm, one Adam update. */
+/* The same step as ref_nets.py and as train/trainer.c's train_batch(): forward with
+   cache, CTC (sum over the batch / B), zero the gradients, backward, clip the global
+   norm, one Adam update. The trainer's safety net (parameter backup and finiteness
+   scans around the update) is left out: torch's step has no counterpart. */
 static void run_train(void *v)
 {
     struct train_ctx *c = v;
     size_t nf = voz_net_num_floats(&c->cfg), nl = (size_t)TRAIN_T * TRAIN_B * NET_C;
     check(voz_net_forward(&c->net, c->ws, c->x, NULL, TRAIN_T, TRAIN_B, c->lp, 1), "train forward");
-    double loss = ctc_batch(c->lp, c->labels, c->dlogits, TRAIN_T, TRAIN_B, c->threads) / TRAIN_B;
+    /* CTC on the calling thread, as train/trainer.c's train_batch() does it */
+    double loss = ctc_batch(c->lp, c->labels, c->dlogits, TRAIN_T, TRAIN_B, 1) / TRAIN_B;
     const float inv_b = 1.0f / TRAIN_B;
     for (size_t i = 0; i < nl; i++)
         c->dlogits[i] *= inv_b;
@@ -821,6 +824,76 @@ static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *o
     free(res);
 }
 
+/* ---- bench wer REF HYP: word error rate of a whole transcript -------------------------- */
+
+/* Whitespace-separated words of a text file, in one malloc'ed buffer. */
+static char **read_words(const char *path, size_t *n, char **storage)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        die(1, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = xmalloc(cap + 1);
+    while ((got = fread(buf + len, 1, cap - len, fp)) > 0) {
+        len += got;
+        if (len == cap) {
+            if (cap > ((size_t)1 << 30))
+                die(1, "%s: larger than 1 GiB", path);
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            if (!buf)
+                die(1, "out of memory");
+        }
+    }
+    fclose(fp);
+    buf[len] = 0;
+    size_t nw = 0, wcap = 1024;
+    char **w = xmalloc(wcap * sizeof *w);
+    for (char *tok = strtok(buf, " \t\r\n"); tok; tok = strtok(NULL, " \t\r\n")) {
+        if (nw == wcap) {
+            wcap *= 2;
+            w = realloc(w, wcap * sizeof *w);
+            if (!w)
+                die(1, "out of memory");
+        }
+        w[nw++] = tok;
+    }
+    *n = nw;
+    *storage = buf;
+    return w;
+}
+
+/* Levenshtein distance over words, two rows of N+1 (a one-hour file: ~10^4 words). */
+static void cmd_wer(const char *ref_path, const char *hyp_path)
+{
+    char *rs, *hs;
+    size_t nr, nh;
+    char **r = read_words(ref_path, &nr, &rs), **h = read_words(hyp_path, &nh, &hs);
+    uint32_t *prev = xmalloc((nh + 1) * sizeof *prev), *cur = xmalloc((nh + 1) * sizeof *cur);
+    for (size_t j = 0; j <= nh; j++)
+        prev[j] = (uint32_t)j;
+    for (size_t i = 1; i <= nr; i++) {
+        cur[0] = (uint32_t)i;
+        for (size_t j = 1; j <= nh; j++) {
+            uint32_t sub = prev[j - 1] + (strcmp(r[i - 1], h[j - 1]) != 0);
+            uint32_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            uint32_t m = sub < del ? sub : del;
+            cur[j] = m < ins ? m : ins;
+        }
+        uint32_t *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    printf("%.2f%% (%u edits, %zu words, %zu hypothesised)\n", nr ? 100.0 * prev[nh] / (double)nr : 0.0,
+           prev[nh], nr, nh);
+    free(prev);
+    free(cur);
+    free(r);
+    free(h);
+    free(rs);
+    free(hs);
+}
+
 /* ---- bench info: what the table header records --------------------------------------- */
 
 static void cmd_info(void)
@@ -891,7 +964,8 @@ static void usage(void)
           "       bench mkhour FSDD_DIR RATE SECONDS OUT.wav\n"
           "       bench modelrate [MODEL]\n"
           "       bench parts B T\n"
-          "       bench mkmodel OUT.voz\n", stderr);
+          "       bench mkmodel OUT.voz\n"
+          "       bench wer REF.txt HYP.txt\n", stderr);
     exit(2);
 }
 
@@ -910,6 +984,8 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "mkhour") && argc == 6)
         cmd_mkhour(argv[2], parse_int(argv[3], 8000, 48000, "RATE"),
                    parse_int(argv[4], 1, 4 * 3600, "SECONDS"), argv[5]);
+    else if (!strcmp(argv[1], "wer") && argc == 4)
+        cmd_wer(argv[2], argv[3]);
     else if (!strcmp(argv[1], "mkmodel") && argc == 3)
         cmd_mkmodel(argv[2]);
     else if (!strcmp(argv[1], "parts") && argc == 4)

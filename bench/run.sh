@@ -32,6 +32,8 @@ NOTES=$WORK/notes.txt
 : >"$ROWS"; : >"$NOTES"
 failed=0
 
+# Median of numbers on stdin, one a line (mean of the middle two for an even count).
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 say() { printf '%s\n' "$*" >&2; }
 note() { printf '%s\n' "$*" >>"$NOTES"; say "note: $*"; }
 has_case() { [[ " $CASES " == *" $1 "* ]]; }
@@ -118,31 +120,44 @@ for t in $THREADS; do
     done
 done
 
-# ---- transcribe_1h: RTF and peak resident memory of `voz transcribe` -----------------
-if has_case transcribe_1h; then
-    model_args=()
+# ---- the model for transcribe_1h and live_latency -------------------------------------
+# The default model when it has been trained (the build embeds it), else the end-to-end
+# test fixture, else a random-weight stand-in of the recipe's shape (time only).
+model_args=(); model_desc=""; rate=""
+if has_case transcribe_1h || has_case live_latency; then
     if [ -f models/digits-en/digits-en.voz ]; then
         model_desc="default model (models/digits-en/digits-en.voz, built in)"
     elif [ -f tests/fixtures/e2e/model.voz ]; then
-        model_args=(-m tests/fixtures/e2e/model.voz); model_desc="tests/fixtures/e2e/model.voz"
+        model_args=(-m tests/fixtures/e2e/model.voz); model_desc="tests/fixtures/e2e/model.voz (no default model yet)"
+        note "model: no default model yet, transcribe_1h and live_latency use tests/fixtures/e2e/model.voz"
     elif "$BIN" mkmodel "$WORK/standin.voz"; then
-        # No trained model yet: the recipe's shape with random weights times the same work.
         model_args=(-m "$WORK/standin.voz")
         model_desc="STAND-IN model (recipe shape, random weights: transcripts meaningless)"
-        note "transcribe_1h: no trained model yet, measured with a random-weight stand-in of the recipe's shape"
+        note "model: no trained model yet, measured with a random-weight stand-in of the recipe's shape"
     fi
     if [ -z "$model_desc" ]; then
-        note "transcribe_1h: no model to run"; failed=1
+        note "model: none to run"; failed=1
     elif ! rate=$("$BIN" modelrate "${model_args[@]:1}" 2>"$WORK/err.txt"); then
-        note "transcribe_1h: cannot load the model: $(tail -n 1 "$WORK/err.txt")"; failed=1
+        note "model: cannot load it: $(tail -n 1 "$WORK/err.txt")"; failed=1; rate=""
+    fi
+fi
+
+# Makes (once) SECONDS of FSDD digit strings and pauses at the model's rate.
+make_audio() {
+    local secs=$1 out=$WORK/speech_${rate}Hz_${1}s.wav
+    if [ ! -f "$out" ]; then
+        say "making $out ($secs s of FSDD digits and pauses at $rate Hz)"
+        "$BIN" mkhour "$SHARED/data/fsdd" "$rate" "$secs" "$out" >&2 || return 1
+    fi
+    echo "$out"
+}
+
+# ---- transcribe_1h: RTF and peak resident memory of `voz transcribe` -----------------
+if has_case transcribe_1h && [ -n "$rate" ]; then
+    if ! hour=$(make_audio "$HOUR_S"); then
+        note "transcribe_1h: cannot make the input file"; failed=1
     else
-        hour=$WORK/hour_${rate}Hz_${HOUR_S}s.wav
-        if [ ! -f "$hour" ]; then
-            say "making $hour ($HOUR_S s of FSDD digits and pauses at $rate Hz)"
-            "$BIN" mkhour "$SHARED/data/fsdd" "$rate" "$HOUR_S" "$hour" >&2 || { failed=1; hour=""; }
-        fi
         for t in $THREADS; do
-            [ -n "$hour" ] || break
             topt=()
             "$VOZ" transcribe --help 2>&1 | grep -q -- '--threads' && topt=(--threads "$t")
             [ "$t" != 1 ] && [ ${#topt[@]} -eq 0 ] && { note "transcribe_1h@${t}t: voz transcribe has no --threads option"; continue; }
@@ -158,23 +173,56 @@ if has_case transcribe_1h; then
                 awk -v e="$el" 'BEGIN { exit !(e > 20) }' && break
             done
             [ ${#runs[@]} -gt 0 ] || continue
-            el=$(printf '%s\n' "${runs[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+            el=$(printf '%s\n' "${runs[@]}" | median)
             kb=$(printf '%s\n' "${rss[@]}" | sort -g | tail -n 1)
-            words_out=$(wc -w <"$WORK/hour.out.txt"); words_ref=$(cut -f2 "$hour.ref.txt" | wc -w)
-            desc="${#runs[@]} run(s), median wall $el s for $HOUR_S s of audio; $words_out words out, $words_ref digits spoken; $model_desc"
+            cut -f2 "$hour.ref.txt" >"$WORK/hour.ref.words"
+            wer=$("$BIN" wer "$WORK/hour.ref.words" "$WORK/hour.out.txt" 2>/dev/null || echo "?")
+            desc="${#runs[@]} run(s), median wall $el s for $HOUR_S s of audio; WER $wer against the spoken digits; $model_desc"
             printf 'transcribe_1h@%st\t%s\t-\tRTF\t-\t-\t-\t%s\n' "$t" "$(awk -v e="$el" -v d="$HOUR_S" 'BEGIN { printf "%.5f", e / d }')" "$desc" >>"$ROWS"
-            printf 'transcribe_1h@%st\t%s\t-\tMB\t-\t-\t-\tpeak resident set (GNU time %%M)\n' "$t" "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" >>"$ROWS"
+            printf 'transcribe_1h@%st\t%s\t-\tMB\t-\t-\t-\tpeak resident set (GNU time %%M), largest of the runs\n' "$t" "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')" >>"$ROWS"
         done
     fi
 fi
 
-# ---- live_latency ---------------------------------------------------------------------
-if has_case live_latency; then
-    if [ -x bench/live_latency.sh ]; then
-        bench/live_latency.sh "$VOZ" "$WORK" >>"$ROWS" 2>"$WORK/err.txt" || {
-            note "live_latency: $(tail -n 1 "$WORK/err.txt")"; failed=1; }
+# ---- live_latency: end of speech to final line, `voz live --input FILE --realtime` ----
+# The file's own utterance ends (from the generator) are the truth; `voz live` with
+# VOZ_LIVE_TIMESTAMPS=1 prints, per utterance, its span and the capture-clock time the
+# line was printed. Latency = printed - the true end of the utterance it overlaps most.
+if has_case live_latency && [ -n "$rate" ]; then
+    LIVE_S=${BENCH_LIVE_S:-40}
+    if ! live_in=$(make_audio "$LIVE_S"); then
+        note "live_latency: cannot make the input file"; failed=1
     else
-        note "live_latency: left out, 'voz live --input FILE --realtime' gives no timestamps yet"
+        say "running live_latency@1t ($LIVE_S s in real time) with $model_desc"
+        if ! VOZ_LIVE_TIMESTAMPS=1 "$VOZ" live "${model_args[@]}" --input "$live_in" --realtime \
+                >"$WORK/live.out.txt" 2>"$WORK/live.err.txt"; then
+            note "live_latency: voz live failed: $(grep -v 'timing:' "$WORK/live.err.txt" | tail -n 1)"; failed=1
+        elif ! grep -q 'timing: utterance' "$WORK/live.err.txt"; then
+            note "live_latency: voz live printed no timing lines (VOZ_LIVE_TIMESTAMPS)"; failed=1
+        else
+            # lat: one line per matched utterance: truth-based latency, voz's after-endpoint time
+            awk -F'\t' 'NR == FNR { s[NR] = $1; e[NR] = $3; n = NR; next }
+                /timing: utterance/ {
+                    split($0, kv, " "); st = en = pr = ae = ""
+                    for (i in kv) { split(kv[i], p, "=");
+                        if (p[1] == "start") st = p[2]; else if (p[1] == "end") en = p[2];
+                        else if (p[1] == "printed") pr = p[2]; else if (p[1] == "after_endpoint_ms") ae = p[2] }
+                    best = 0; bo = 0
+                    for (k = 1; k <= n; k++) { lo = (s[k] > st) ? s[k] : st; hi = (e[k] < en) ? e[k] : en
+                        if (hi - lo > bo) { bo = hi - lo; best = k } }
+                    if (best) printf "%.1f\t%s\n", (pr - e[best]) * 1000, ae }' \
+                "$live_in.ref.txt" FS=' ' "$WORK/live.err.txt" >"$WORK/live.lat"
+            n_utt=$(wc -l <"$WORK/live.lat"); n_ref=$(wc -l <"$live_in.ref.txt")
+            if [ "$n_utt" -eq 0 ]; then
+                note "live_latency: no printed utterance overlaps a spoken one"; failed=1
+            else
+                med=$(cut -f1 "$WORK/live.lat" | median)
+                mx=$(cut -f1 "$WORK/live.lat" | sort -g | tail -n 1)
+                ae=$(cut -f2 "$WORK/live.lat" | median)
+                printf 'live_latency@1t\t%s\t-\tms\t-\t-\t-\tmedian over %s of %s utterances (max %s ms); of which after the endpoint decision %s ms (the rest is the silence the endpointer waits for); %s\n' \
+                    "$med" "$n_utt" "$n_ref" "$mx" "$ae" "$model_desc" >>"$ROWS"
+            fi
+        fi
     fi
 fi
 
@@ -189,6 +237,7 @@ tmp=$TSV.tmp.$$
     printf '# load average at start: %s; repetitions after one warm-up: %s fast, %s nets, %s train_step; median\n' \
         "$load" "$R_FAST" "$R_NET" "$R_TRAIN"
     sed 's/^/# note: /' "$NOTES"
+    awk -F'\t' '{ printf "# detail: %s %s: %s; agreement: %s\n", $1, $4, $8, $7 }' "$ROWS"
     printf 'case\tvoz\treference\tunit\tspeedup\n'
     cut -f1-5 "$ROWS"
 } >"$tmp" && mv "$tmp" "$TSV"
