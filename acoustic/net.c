@@ -370,9 +370,10 @@ static void run2(struct pool *p, void (*a)(void *), void *pa, void (*b)(void *),
 
 /* ---- workspace and its size table ----------------------------------------------------- */
 
-/* Every buffer of a forward (and of the backward that follows it) is a slice of one
-   arena; plan() below is the size table. In cache mode each layer/direction keeps its
-   own slices; otherwise the slices are shared by all layers (ping-pong outputs). */
+/* Every buffer of a forward, and with keep_cache of the backward that follows it, is a
+   slice of one arena; ws_layout() below is the size table. With the cache each layer
+   and direction keeps its own slices; without it the layers share them (outputs
+   ping-pong between two buffers), so inference needs about one layer's worth. */
 struct fwd_views {
     float *x;                         /* [T][B][input_dim] copy of the input (cache only) */
     float *y[VOZ_NET_MAX_LAYERS];     /* [T][B][D] layer outputs, directions side by side */
@@ -384,7 +385,7 @@ struct fwd_views {
     float *bias[2];                   /* [G] b_ih + b_hh of the layer being run */
 };
 
-struct bwd_views {
+struct bwd_views {  /* cache mode only */
     float *dlog;    /* [T][B][C] dlogits with padded frames zeroed */
     float *dy[2];   /* [T][B][D] gradient w.r.t. a layer's output (ping-pong) */
     float *dgx[2];  /* [T][B][G] gate pre-activation gradients, input side, per direction */
@@ -396,106 +397,80 @@ struct bwd_views {
 struct voz_net_ws {
     voz_net_config cfg;
     struct pool pool;
-    float *fwd_mem, *bwd_mem;    /* arenas, 64-byte aligned */
-    size_t fwd_cap, bwd_cap;     /* floats */
-    int *lens;                   /* [B] valid frames of the cached forward */
+    float *mem;                  /* the arena, 64-byte aligned */
+    size_t cap;                  /* its size in floats */
+    int *lens;                   /* [B] valid frames of the last forward */
     int lens_cap;
     int T, B, cached;            /* shape of the last forward; 1 when backward may run */
     struct fwd_views f;
     struct bwd_views b;
 };
 
-/* Adds a slice of n floats (rounded up to 16, so slices never share a cache line) to the
-   arena size and records its offset; offsets become pointers once the arena exists. */
-struct plan {
-    size_t total;
+/* Hands out consecutive slices of an arena, each rounded up to 16 floats (64 bytes, so
+   the two directions' slices never share a cache line). With base == NULL it only
+   counts, which is how the arena size is found before it exists. */
+struct carver {
+    float *base;
+    size_t used;  /* floats */
     int overflow;
 };
 
-static size_t plan_take(struct plan *p, size_t a, size_t b, size_t c)
+static float *carve(struct carver *cv, size_t a, size_t b, size_t c)
 {
-    size_t n, off = p->total;
-    if (voz_mul3_size(a, b, c, &n) || n > SIZE_MAX / 8 || off > SIZE_MAX / 4 - n) {
-        p->overflow = 1;
-        return 0;
+    size_t n, off = cv->used;
+    if (voz_mul3_size(a, b, c, &n) || n > SIZE_MAX / 8 || off > SIZE_MAX / 8 - n) {
+        cv->overflow = 1;
+        return NULL;
     }
-    p->total = off + align16(n);
-    return off;
+    cv->used = off + align16(n);
+    return cv->base ? cv->base + off : NULL;
 }
 
-/* Offsets (floats) of every slice; set_views_*() turn them into pointers. */
-struct fwd_plan {
-    size_t x, y[VOZ_NET_MAX_LAYERS], gate[VOZ_NET_MAX_LAYERS][2], aux[VOZ_NET_MAX_LAYERS][2],
-        aux2[VOZ_NET_MAX_LAYERS][2], hg[2], bias[2];
-};
-struct bwd_plan {
-    size_t dlog, dy[2], dgx[2], dgh[2], dh[2], dc[2];
-};
-
-static size_t plan_forward(const voz_net_config *c, size_t T, size_t B, int keep, struct fwd_plan *o,
-                           int *overflow)
+/* The size table: returns the arena size in floats for a batch [T][B] (SIZE_MAX on
+   overflow) and, when base is non-NULL, points the views of ws into it. */
+static size_t ws_layout(struct voz_net_ws *ws, size_t T, size_t B, int keep, float *base)
 {
-    struct plan p = { 0, 0 };
-    int dirs = num_dirs(c);
+    const voz_net_config *c = &ws->cfg;
+    struct carver cv = { base, 0, 0 };
+    struct fwd_views f;
+    struct bwd_views bw;
+    memset(&f, 0, sizeof f);
+    memset(&bw, 0, sizeof bw);
+    int dirs = num_dirs(c), lstm = c->cell == VOZ_CELL_LSTM, gru = c->cell == VOZ_CELL_GRU;
     size_t H = (size_t)c->hidden, G = (size_t)voz_net_gate_rows(c), D = H * dirs;
-    memset(o, 0, sizeof *o);
-    o->x = keep ? plan_take(&p, T, B, (size_t)c->input_dim) : 0;
+
+    f.x = keep ? carve(&cv, T, B, (size_t)c->input_dim) : NULL;
     for (int l = 0; l < c->layers; l++) {
-        if (keep || l < 2)
-            o->y[l] = plan_take(&p, T, B, D);
-        else
-            o->y[l] = o->y[l % 2];
+        f.y[l] = keep || l < 2 ? carve(&cv, T, B, D) : f.y[l % 2];
         for (int d = 0; d < dirs; d++) {
-            if (keep || l == 0) {
-                o->gate[l][d] = plan_take(&p, T, B, G);
-                o->aux[l][d] = c->cell == VOZ_CELL_LSTM || c->cell == VOZ_CELL_GRU ? plan_take(&p, T, B, H) : 0;
-                o->aux2[l][d] = c->cell == VOZ_CELL_LSTM ? plan_take(&p, T, B, H) : 0;
-            } else {
-                o->gate[l][d] = o->gate[0][d];
-                o->aux[l][d] = o->aux[0][d];
-                o->aux2[l][d] = o->aux2[0][d];
-            }
+            int own = keep || l == 0;
+            f.gate[l][d] = own ? carve(&cv, T, B, G) : f.gate[0][d];
+            f.aux[l][d] = !(lstm || gru) ? NULL : own ? carve(&cv, T, B, H) : f.aux[0][d];
+            f.aux2[l][d] = !lstm ? NULL : own ? carve(&cv, T, B, H) : f.aux2[0][d];
         }
     }
     for (int d = 0; d < dirs; d++) {
-        o->hg[d] = plan_take(&p, B, G, 1);
-        o->bias[d] = plan_take(&p, G, 1, 1);
+        f.hg[d] = carve(&cv, B, G, 1);
+        f.bias[d] = carve(&cv, G, 1, 1);
     }
-    *overflow = p.overflow;
-    return p.total;
-}
-
-static size_t plan_backward(const voz_net_config *c, size_t T, size_t B, struct bwd_plan *o, int *overflow)
-{
-    struct plan p = { 0, 0 };
-    int dirs = num_dirs(c);
-    size_t H = (size_t)c->hidden, G = (size_t)voz_net_gate_rows(c), D = H * dirs;
-    memset(o, 0, sizeof *o);
-    o->dlog = plan_take(&p, T, B, (size_t)c->classes);
-    o->dy[0] = plan_take(&p, T, B, D);
-    o->dy[1] = c->layers > 1 ? plan_take(&p, T, B, D) : o->dy[0];
-    for (int d = 0; d < dirs; d++) {
-        o->dgx[d] = plan_take(&p, T, B, G);
-        o->dgh[d] = c->cell == VOZ_CELL_GRU ? plan_take(&p, T, B, G) : o->dgx[d];
-        o->dh[d] = plan_take(&p, B, H, 1);
-        o->dc[d] = plan_take(&p, B, H, 1);
+    if (keep) {
+        bw.dlog = carve(&cv, T, B, (size_t)c->classes);
+        bw.dy[0] = carve(&cv, T, B, D);
+        bw.dy[1] = c->layers > 1 ? carve(&cv, T, B, D) : bw.dy[0];
+        for (int d = 0; d < dirs; d++) {
+            bw.dgx[d] = carve(&cv, T, B, G);
+            bw.dgh[d] = gru ? carve(&cv, T, B, G) : bw.dgx[d];
+            bw.dh[d] = carve(&cv, B, H, 1);
+            bw.dc[d] = lstm ? carve(&cv, B, H, 1) : NULL;
+        }
     }
-    *overflow = p.overflow;
-    return p.total;
-}
-
-/* Grows *mem to hold n floats; the old contents are not kept. */
-static voz_status arena_reserve(float **mem, size_t *cap, size_t n)
-{
-    if (n <= *cap && *mem)
-        return VOZ_OK;
-    voz_free_aligned(*mem);
-    *cap = 0;
-    *mem = voz_alloc_aligned((n ? n : 16) * sizeof(float));
-    if (!*mem)
-        return voz_fail(VOZ_ERR_NOMEM, "net workspace: cannot allocate %zu floats", n);
-    *cap = n;
-    return VOZ_OK;
+    if (cv.overflow)
+        return SIZE_MAX;
+    if (base) {
+        ws->f = f;
+        ws->b = bw;
+    }
+    return cv.used;
 }
 
 struct voz_net_ws *voz_net_ws_create(const voz_net_config *c, int threads)
@@ -525,8 +500,7 @@ void voz_net_ws_free(struct voz_net_ws *ws)
     if (!ws)
         return;
     pool_stop(&ws->pool);
-    voz_free_aligned(ws->fwd_mem);
-    voz_free_aligned(ws->bwd_mem);
+    voz_free_aligned(ws->mem);
     free(ws->lens);
     free(ws);
 }
@@ -936,7 +910,8 @@ static void dir_backward(void *arg)
     float *dgx = ws->b.dgx[d], *dgh = ws->b.dgh[d], *dh = ws->b.dh[d], *dc = ws->b.dc[d];
 
     memset(dh, 0, (size_t)B * H * sizeof *dh);
-    memset(dc, 0, (size_t)B * H * sizeof *dc);
+    if (dc)
+        memset(dc, 0, (size_t)B * H * sizeof *dc);
     struct step s = { B, H, D, ws->lens, 0, NULL, NULL };
     for (int k = 0; k < T; k++) { /* frames in the reverse of the forward order */
         int t = d ? k : T - 1 - k, tp = d ? t + 1 : t - 1, has_prev = d ? t + 1 < T : t > 0;
@@ -1040,24 +1015,6 @@ static int same_config(const voz_net_config *a, const voz_net_config *b)
            a->layers == b->layers && a->bidirectional == b->bidirectional && a->classes == b->classes;
 }
 
-static void set_views_fwd(struct voz_net_ws *ws, const struct fwd_plan *p)
-{
-    float *m = ws->fwd_mem;
-    ws->f.x = m + p->x;
-    for (int l = 0; l < VOZ_NET_MAX_LAYERS; l++) {
-        ws->f.y[l] = m + p->y[l];
-        for (int d = 0; d < 2; d++) {
-            ws->f.gate[l][d] = m + p->gate[l][d];
-            ws->f.aux[l][d] = m + p->aux[l][d];
-            ws->f.aux2[l][d] = m + p->aux2[l][d];
-        }
-    }
-    for (int d = 0; d < 2; d++) {
-        ws->f.hg[d] = m + p->hg[d];
-        ws->f.bias[d] = m + p->bias[d];
-    }
-}
-
 voz_status voz_net_forward(const struct voz_net *net, struct voz_net_ws *ws, const float *x, const int *lens,
                            int T, int B, float *logprobs, int keep_cache)
 {
@@ -1078,14 +1035,18 @@ voz_status voz_net_forward(const struct voz_net *net, struct voz_net_ws *ws, con
             return voz_fail(VOZ_ERR_INVALID, "net forward: lens[%d] = %d, expected 0..%d", b, lens[b], T);
     ws->cached = 0;
 
-    struct fwd_plan p;
-    int overflow;
-    size_t need = plan_forward(c, (size_t)T, (size_t)B, keep_cache, &p, &overflow);
-    if (overflow)
+    size_t need = ws_layout(ws, (size_t)T, (size_t)B, keep_cache, NULL);
+    if (need == SIZE_MAX)
         return voz_fail(VOZ_ERR_NOMEM, "net forward: workspace size overflows for T=%d B=%d", T, B);
-    voz_status st = arena_reserve(&ws->fwd_mem, &ws->fwd_cap, need);
-    if (st != VOZ_OK)
-        return st;
+    if (need > ws->cap || !ws->mem) { /* grow; the old contents are not needed */
+        voz_free_aligned(ws->mem);
+        ws->cap = 0;
+        ws->mem = voz_alloc_aligned((need ? need : 16) * sizeof(float));
+        if (!ws->mem)
+            return voz_fail(VOZ_ERR_NOMEM, "net forward: cannot allocate a %zu MB workspace",
+                            need * sizeof(float) >> 20);
+        ws->cap = need;
+    }
     if (B > ws->lens_cap) {
         int *nl = realloc(ws->lens, (size_t)B * sizeof *nl);
         if (!nl)
@@ -1097,7 +1058,7 @@ voz_status voz_net_forward(const struct voz_net *net, struct voz_net_ws *ws, con
         ws->lens[b] = lens ? lens[b] : T;
     ws->T = T;
     ws->B = B;
-    set_views_fwd(ws, &p);
+    ws_layout(ws, (size_t)T, (size_t)B, keep_cache, ws->mem);
     if (T == 0)
         return VOZ_OK;
 
@@ -1139,24 +1100,6 @@ voz_status voz_net_backward(const struct voz_net *net, struct voz_net_ws *ws, co
         return VOZ_OK;
     if (!dlogits)
         return voz_fail(VOZ_ERR_INVALID, "net backward: missing dlogits");
-
-    struct bwd_plan p;
-    int overflow;
-    size_t need = plan_backward(c, (size_t)T, (size_t)B, &p, &overflow);
-    if (overflow)
-        return voz_fail(VOZ_ERR_NOMEM, "net backward: workspace size overflows for T=%d B=%d", T, B);
-    voz_status st = arena_reserve(&ws->bwd_mem, &ws->bwd_cap, need);
-    if (st != VOZ_OK)
-        return st;
-    float *m = ws->bwd_mem;
-    ws->b.dlog = m + p.dlog;
-    for (int d = 0; d < 2; d++) {
-        ws->b.dy[d] = m + p.dy[d];
-        ws->b.dgx[d] = m + p.dgx[d];
-        ws->b.dgh[d] = m + p.dgh[d];
-        ws->b.dh[d] = m + p.dh[d];
-        ws->b.dc[d] = m + p.dc[d];
-    }
 
     /* Padded frames were written as constants, so their dlogits do not count. */
     for (size_t r = 0; r < TB; r++) {
