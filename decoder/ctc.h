@@ -58,7 +58,15 @@ voz_status voz_ctc_beam_create(const char *const *classes, int C, int blank,
                                struct voz_ctc_beam **out);
 void voz_ctc_beam_free(struct voz_ctc_beam *b);
 /* Writes the best label sequence (classes incl. space) into labels[] (capacity T)
-   with their first/last frames (may be NULL); returns its length. */
+   with their first/last frames (may be NULL); returns its length, or -1 when memory
+   runs out or an argument is invalid (voz_last_error() says which). A constrained
+   search returns only prefixes whose last word is complete (0 labels if none is);
+   words are separated by the space class, inserted when the model went straight
+   from one word into the next (without a space class, words are just concatenated).
+   Frames are those of the path that brought each label into the beam; an inserted
+   space gets the first frame of the word after it. Only words of one character can
+   need more than T labels: the output then keeps the whole words that fit. Ties go
+   to the lower class index. One decoder serves one thread at a time. */
 int voz_ctc_beam_decode(struct voz_ctc_beam *b, const float *logprobs, int T, size_t stride,
                         int *labels, int *first_frame, int *last_frame);
 

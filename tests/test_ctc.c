@@ -49,17 +49,6 @@ static void log_softmax(const double *logits, int T, int C, float *lp)
     }
 }
 
-/* Log-probabilities from a table of probabilities (rows need not be normalised
-   exactly; the hand-made decoder tests use round numbers). */
-static __attribute__((unused)) float *probs_to_lp(const double *p, int T, int C)
-{
-    float *lp = malloc(sizeof(float) * (size_t)T * (size_t)C);
-    assert_non_null(lp);
-    for (int i = 0; i < T * C; i++)
-        lp[i] = p[i] > 0 ? (float)log(p[i]) : -INFINITY;
-    return lp;
-}
-
 /* Compares two arrays; on failure prints the worst element. Tolerance per element:
    abs_tol + rel_tol * |want|. */
 static void check_close(const char *what, const float *got, const double *want, size_t n,
@@ -572,6 +561,450 @@ static void test_loss_finite_differences(void **state)
     check_close("finite differences", d, fd, (size_t)T * C, 1e-3, 1e-4);
 }
 
+
+/* ---- beam search ------------------------------------------------------------------------ */
+
+/* The trainer's alphabet: blank, space, a-z, apostrophe. */
+static const char *const ALPHA[29] = {"", " ", "a", "b", "c", "d", "e", "f", "g", "h", "i",
+                                      "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t",
+                                      "u", "v", "w", "x", "y", "z", "'"};
+#define AC 29
+static const char *const DIGITS[11] = {"zero", "one", "two", "three", "four", "five",
+                                       "six", "seven", "eight", "nine", "oh"};
+
+static int class_of(char ch)
+{
+    if (ch == '_')
+        return 0;
+    if (ch == '.')
+        return 1;
+    if (ch == '\'')
+        return 28;
+    return ch - 'a' + 2;
+}
+
+/* Frames from a compact script: frames separated by '|', each a list "x:p,y:q" of
+   classes ('_' blank, '.' space) and probabilities, or a single class meaning 0.9 on
+   it; the remaining mass is spread evenly over the other classes. */
+static float *script(const char *spec, int *T_out)
+{
+    int T = 1;
+    for (const char *q = spec; *q; q++)
+        T += *q == '|';
+    float *lp = malloc(sizeof(float) * (size_t)T * AC);
+    assert_non_null(lp);
+    const char *q = spec;
+    for (int t = 0; t < T; t++) {
+        double p[AC] = {0}, used = 0;
+        int set[AC] = {0}, n_set = 0;
+        while (*q && *q != '|') {
+            int c = class_of(*q++);
+            double v = 0.9;
+            if (*q == ':') {
+                char *endp;
+                v = strtod(q + 1, &endp);
+                q = endp;
+            }
+            p[c] = v;
+            set[c] = 1;
+            used += v;
+            n_set++;
+            if (*q == ',')
+                q++;
+        }
+        if (*q == '|')
+            q++;
+        for (int c = 0; c < AC; c++)
+            if (!set[c])
+                p[c] = (1.0 - used) / (AC - n_set);
+        for (int c = 0; c < AC; c++)
+            lp[t * AC + c] = (float)log(p[c] > 0 ? p[c] : 1e-30);
+    }
+    *T_out = T;
+    return lp;
+}
+
+static void to_text(const int *lab, int n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (int i = 0; i < n && k + 2 < cap; i++) {
+        const char *s = ALPHA[lab[i]];
+        size_t l = strlen(s);
+        memcpy(out + k, s, l);
+        k += l;
+    }
+    out[k] = 0;
+}
+
+static struct voz_ctc_beam *make_beam(const char *const *words, int n_words, int width)
+{
+    struct voz_ctc_beam *b = NULL;
+    voz_status s = voz_ctc_beam_create(ALPHA, AC, 0, words, n_words, width, &b);
+    if (s != VOZ_OK) {
+        print_error("voz_ctc_beam_create: %s\n", voz_last_error());
+        fail();
+    }
+    return b;
+}
+
+/* Decodes and compares the text; returns the label count. */
+static int expect_beam(struct voz_ctc_beam *b, const float *lp, int T, const char *want,
+                       int *first, int *last)
+{
+    int lab[256];
+    char got[512];
+    int n = voz_ctc_beam_decode(b, lp, T, AC, lab, first, last);
+    if (n < 0) {
+        print_error("voz_ctc_beam_decode failed: %s\n", voz_last_error());
+        fail();
+    }
+    to_text(lab, n, got, sizeof got);
+    if (strcmp(got, want)) {
+        print_error("beam search gave '%s', expected '%s'\n", got, want);
+        fail();
+    }
+    return n;
+}
+
+static void expect_script(struct voz_ctc_beam *b, const char *spec, const char *want)
+{
+    int T;
+    float *lp = script(spec, &T);
+    expect_beam(b, lp, T, want, NULL, NULL);
+    free(lp);
+}
+
+static void greedy_text(const float *lp, int T, char *out, size_t cap)
+{
+    int lab[256];
+    int n = voz_ctc_greedy(lp, T, AC, AC, 0, lab, NULL, NULL);
+    to_text(lab, n, out, cap);
+}
+
+static void test_beam_best_path(void **state)
+{
+    (void)state;
+    struct voz_ctc_beam *b = make_beam(NULL, 0, 8);
+    /* Blank wins every frame (greedy says ""), but "a" collects a_, _a and aa:
+       0.2 + 0.2 + 0.16 = 0.56 > 0.25 for "". */
+    int T;
+    float *lp = script("_:0.5,a:0.4|_:0.5,a:0.4", &T);
+    char g[64];
+    greedy_text(lp, T, g, sizeof g);
+    assert_string_equal(g, "");
+    int first[4], last[4];
+    expect_beam(b, lp, T, "a", first, last);
+    free(lp);
+    expect_script(b, "_|_|_", "");
+    expect_script(b, "h|e|l|l|_|l|o", "hello");
+    expect_script(b, "a", "a");
+    /* zero frames */
+    int lab[1];
+    assert_int_equal(voz_ctc_beam_decode(b, NULL, 0, AC, lab, NULL, NULL), 0);
+    voz_ctc_beam_free(b);
+}
+
+/* Brute force: the probability of every labelling (sum over its paths); with a beam
+   wider than the number of prefixes, the search is exact. */
+static void test_beam_enumeration(void **state)
+{
+    (void)state;
+    const int C = 3;
+    const char *const cls[3] = {"", "a", "b"};
+    struct voz_ctc_beam *b = NULL;
+    assert_int_equal(voz_ctc_beam_create(cls, C, 0, NULL, 0, 64, &b), VOZ_OK);
+    for (int trial = 0; trial < 200; trial++) {
+        int T = 1 + irand(5);
+        double logits[5 * 3];
+        float lp[5 * 3];
+        for (int i = 0; i < T * C; i++)
+            logits[i] = 2.5 * (2 * urand() - 1);
+        log_softmax(logits, T, C, lp);
+        /* labellings as base-3 keys: sum path probabilities per collapsed sequence */
+        double mass[400] = {0};
+        int best_key = 0;
+        long n = 1;
+        for (int t = 0; t < T; t++)
+            n *= C;
+        for (long k = 0; k < n; k++) {
+            long r = k;
+            int prev = -1, key = 0;
+            double q = 1.0;
+            for (int t = 0; t < T; t++) {
+                int c = (int)(r % C);
+                r /= C;
+                q *= exp((double)lp[t * C + c]);
+                if (c != prev && c != 0)
+                    key = key * 3 + c;
+                prev = c;
+            }
+            mass[key] += q;
+        }
+        for (int k = 0; k < 400; k++)
+            if (mass[k] > mass[best_key])
+                best_key = k;
+        int want[8], nw = 0;
+        for (int k = best_key; k > 0; k /= 3)
+            want[nw++] = k % 3;
+        int lab[8];
+        int got = voz_ctc_beam_decode(b, lp, T, C, lab, NULL, NULL);
+        int ok = got == nw;
+        for (int i = 0; ok && i < nw; i++)
+            ok = lab[i] == want[nw - 1 - i];
+        if (!ok) {
+            print_error("trial %d (T=%d): beam gave %d labels, best labelling has %d (p=%.6f)\n",
+                        trial, T, got, nw, mass[best_key]);
+            fail();
+        }
+    }
+    voz_ctc_beam_free(b);
+}
+
+static void test_beam_ties_deterministic(void **state)
+{
+    (void)state;
+    struct voz_ctc_beam *b = make_beam(NULL, 0, 4);
+    /* a and b exactly tied: the lower class index wins, like greedy, every time */
+    for (int k = 0; k < 3; k++)
+        expect_script(b, "a:0.45,b:0.45", "a");
+    expect_script(b, "_:0.3,c:0.35,b:0.35", "b");
+    voz_ctc_beam_free(b);
+    /* a beam of 1 is greedy on a tie as well */
+    b = make_beam(NULL, 0, 1);
+    expect_script(b, "a:0.45,b:0.45|_", "a");
+    voz_ctc_beam_free(b);
+    /* constrained, two words tied: the lower first differing class wins */
+    const char *const w[2] = {"ab", "ac"};
+    b = make_beam(w, 2, 8);
+    expect_script(b, "a|c:0.45,b:0.45", "ab");
+    voz_ctc_beam_free(b);
+}
+
+static void test_beam_repeats(void **state)
+{
+    (void)state;
+    struct voz_ctc_beam *b = make_beam(NULL, 0, 8);
+    expect_script(b, "a|_|a", "aa");
+    expect_script(b, "a|a|a", "a");
+    expect_script(b, "a|.|a", "a a");
+    voz_ctc_beam_free(b);
+
+    b = make_beam(DIGITS, 11, 16);
+    expect_script(b, "t|h|r|e|_|e", "three");
+    expect_script(b, "t|h|r|e|_:0.5,e:0.4|e", "three"); /* only e _ e makes a word */
+    expect_script(b, "o|n|e|o|n|e|_", "one one");   /* no separator from the model */
+    expect_script(b, "o|n|e|.|o|n|e", "one one");
+    expect_script(b, "o|h|o|h|o|h|_|_", "oh oh oh");
+    expect_script(b, "t|w|o|_|o|h|_", "two oh");    /* o o needs the blank */
+    expect_script(b, "t|w|o|o|h", "two");           /* "twooh": o o merge, h alone is no word */
+    expect_script(b, "t|w|o|.|o|h", "two oh");
+    expect_script(b, "s|i|x|_|s|i|x", "six six");
+    expect_script(b, "_|.|o|n|e|.|.|_|.|t|w|o|.", "one two");
+    /* Words back to back with no frame to spare need a label more than there are
+       frames: the documented cut keeps the whole words that fit in T. */
+    expect_script(b, "o|n|e|o|n|e", "one");
+    voz_ctc_beam_free(b);
+
+    b = make_beam(NULL, 0, 8);
+    expect_script(b, "t|h|r|e|e", "thre");
+    voz_ctc_beam_free(b);
+}
+
+static void test_beam_prefix_words(void **state)
+{
+    (void)state;
+    const char *const w[3] = {"on", "one", "eight"};
+    struct voz_ctc_beam *b = make_beam(w, 3, 16);
+    expect_script(b, "o|n|_", "on");
+    expect_script(b, "o|n|e", "one");
+    expect_script(b, "o|n|_|e", "one");      /* "on e" would end inside "eight" */
+    expect_script(b, "o|n|e|i|g|h|t|_", "on eight");
+    expect_script(b, "o|n|.|e|i|g|h|t", "on eight");
+    expect_script(b, "o|n|e|.|e|i|g|h|t", "one eight");
+    expect_script(b, "o|n|e|_|e|i|g|h|t", "one eight");
+    voz_ctc_beam_free(b);
+
+    /* "a" and "a " are one answer: their mass adds up (0.1925 + 0.1925) and beats
+       "b" + "b " (0.2275 + 0.1225), although "b" alone is the best single prefix. */
+    const char *const ab[2] = {"a", "b"};
+    b = make_beam(ab, 2, 16);
+    expect_script(b, "a:0.55,b:0.35|b:0.3,.:0.35,_:0.35", "a");
+    voz_ctc_beam_free(b);
+}
+
+static void test_beam_zere(void **state)
+{
+    (void)state;
+    int T;
+    float *lp = script("z|e|r|e:0.55,o:0.4", &T);
+    char g[64];
+    greedy_text(lp, T, g, sizeof g);
+    assert_string_equal(g, "zere");
+    struct voz_ctc_beam *b = make_beam(NULL, 0, 16);
+    expect_beam(b, lp, T, "zere", NULL, NULL);
+    voz_ctc_beam_free(b);
+    b = make_beam(DIGITS, 11, 16);
+    expect_beam(b, lp, T, "zero", NULL, NULL);
+    voz_ctc_beam_free(b);
+    free(lp);
+}
+
+/* Peaked frames: the best labelling is the greedy one, constrained or not. */
+static void test_beam_agrees_with_greedy(void **state)
+{
+    (void)state;
+    struct voz_ctc_beam *plain = make_beam(NULL, 0, 16), *words = make_beam(DIGITS, 11, 16);
+    for (int trial = 0; trial < 100; trial++) {
+        /* a random path: digit words, each letter for 1-2 frames, blanks and spaces
+           (or nothing) between words, one blank between doubled letters */
+        int path[200], T = 0;
+        char want[128] = "";
+        int n_w = 1 + irand(5);
+        for (int w = 0; w < n_w; w++) {
+            const char *word = DIGITS[irand(11)];
+            if (w) {
+                strcat(want, " ");
+                int sep = irand(3);
+                if (sep == 1)
+                    path[T++] = 1;
+                if (sep == 2)
+                    path[T++] = 0;
+            }
+            strcat(want, word);
+            for (const char *ch = word; *ch; ch++) {
+                int c = class_of(*ch);
+                if (T > 0 && path[T - 1] == c)
+                    path[T++] = 0;
+                int reps = 1 + irand(2);
+                while (reps--)
+                    path[T++] = c;
+            }
+        }
+        float lp[200 * AC];
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < AC; c++)
+                lp[t * AC + c] = (float)log(c == path[t] ? 0.995 : 0.005 / (AC - 1) * (0.5 + urand()));
+        char g[256];
+        greedy_text(lp, T, g, sizeof g);
+        expect_beam(plain, lp, T, g, NULL, NULL);
+        expect_beam(words, lp, T, want, NULL, NULL);
+    }
+    voz_ctc_beam_free(plain);
+    voz_ctc_beam_free(words);
+}
+
+/* Seven-word digit strings with a noisy letter per word: greedy misspells, the
+   constrained search reads the digits back. */
+static void test_beam_digit_strings(void **state)
+{
+    (void)state;
+    struct voz_ctc_beam *b = make_beam(DIGITS, 11, 16);
+    for (int trial = 0; trial < 20; trial++) {
+        char spec[1024] = "", want[128] = "";
+        for (int w = 0; w < 7; w++) {
+            const char *word = DIGITS[irand(11)];
+            if (w) {
+                strcat(want, " ");
+                strcat(spec, irand(2) ? "|.|_" : "|_");
+            }
+            strcat(want, word);
+            size_t len = strlen(word);
+            size_t noisy = (size_t)irand((int)len);
+            for (size_t i = 0; i < len; i++) {
+                char frame[32];
+                char other = (char)('a' + (word[i] - 'a' + 1 + irand(25)) % 26);
+                if (i == noisy) /* a confusable frame: the wrong letter slightly ahead */
+                    snprintf(frame, sizeof frame, "%s%c:0.5,%c:0.4", i || w ? "|" : "", other, word[i]);
+                else
+                    snprintf(frame, sizeof frame, "%s%c", i || w ? "|" : "", word[i]);
+                strcat(spec, frame);
+                if (i + 1 < len && word[i + 1] == word[i])
+                    strcat(spec, "|_");
+            }
+        }
+        int T;
+        float *lp = script(spec, &T);
+        char g[256];
+        greedy_text(lp, T, g, sizeof g);
+        if (!strcmp(g, want)) {
+            print_error("trial %d: greedy already right ('%s'): not a test\n", trial, g);
+            fail();
+        }
+        expect_beam(b, lp, T, want, NULL, NULL);
+        free(lp);
+    }
+    voz_ctc_beam_free(b);
+}
+
+static void test_beam_frames(void **state)
+{
+    (void)state;
+    struct voz_ctc_beam *b = make_beam(DIGITS, 11, 16);
+    /* frames:        0 1 2 3 4 5 6 7 8 9 */
+    int T;
+    float *lp = script("_|t|w|w|o|_|o|o|h|_", &T);
+    int first[16], last[16];
+    /* "two oh" with an inserted space (the model went from o to o through a blank) */
+    int n = expect_beam(b, lp, T, "two oh", first, last);
+    assert_int_equal(n, 6);
+    const int wf[6] = {1, 2, 4, 6, 6, 8}, wl[6] = {1, 3, 4, 6, 7, 8};
+    for (int i = 0; i < n; i++)
+        if (first[i] != wf[i] || last[i] != wl[i]) {
+            print_error("label %d ('%s'): frames [%d, %d], expected [%d, %d]\n", i,
+                        ALPHA[class_of("two oh"[i] == ' ' ? '.' : "two oh"[i])], first[i], last[i],
+                        wf[i], wl[i]);
+            fail();
+        }
+    free(lp);
+    /* an emitted space keeps its own frames */
+    lp = script("o|n|e|.|.|_|s|i|x", &T);
+    n = expect_beam(b, lp, T, "one six", first, last);
+    assert_int_equal(first[3], 3);
+    assert_int_equal(last[3], 4);
+    assert_int_equal(first[4], 6);
+    assert_int_equal(last[2], 2);
+    free(lp);
+    voz_ctc_beam_free(b);
+}
+
+static void test_beam_errors(void **state)
+{
+    (void)state;
+    struct voz_ctc_beam *b = NULL;
+    const char *const bad[2] = {"one", "f\xc3\xbcnf"};
+    assert_int_equal(voz_ctc_beam_create(ALPHA, AC, 0, bad, 2, 8, &b), VOZ_ERR_INVALID);
+    assert_null(b);
+    assert_non_null(strstr(voz_last_error(), "word 1"));
+    const char *const empty[1] = {""};
+    assert_int_equal(voz_ctc_beam_create(ALPHA, AC, 0, empty, 1, 8, &b), VOZ_ERR_INVALID);
+    const char *const spaced[1] = {"one two"};
+    assert_int_equal(voz_ctc_beam_create(ALPHA, AC, 0, spaced, 1, 8, &b), VOZ_ERR_INVALID);
+    assert_int_equal(voz_ctc_beam_create(ALPHA, AC, 0, NULL, 0, 0, &b), VOZ_ERR_INVALID);
+    assert_int_equal(voz_ctc_beam_create(ALPHA, AC, AC, NULL, 0, 8, &b), VOZ_ERR_INVALID);
+    assert_int_equal(voz_ctc_beam_create(ALPHA, AC, 0, NULL, 0, 8, &b), VOZ_OK);
+    float lp[AC] = {0};
+    int lab[1];
+    assert_int_equal(voz_ctc_beam_decode(b, lp, 1, AC - 1, lab, NULL, NULL), -1);
+    voz_ctc_beam_free(b);
+    voz_ctc_beam_free(NULL);
+
+    /* multi-byte classes spell words too; without a space class words concatenate */
+    const char *const cls[4] = {"", "\xc3\xbc", "n", "f"};
+    const char *const w[1] = {"f\xc3\xbcnf"};
+    assert_int_equal(voz_ctc_beam_create(cls, 4, 0, w, 1, 8, &b), VOZ_OK);
+    float lp2[10 * 4];
+    const int path[10] = {3, 1, 2, 3, 0, 3, 1, 2, 3, 0};
+    for (int t = 0; t < 10; t++)
+        for (int c = 0; c < 4; c++)
+            lp2[t * 4 + c] = (float)log(c == path[t] ? 0.9 : 0.1 / 3);
+    int lab2[10];
+    int n = voz_ctc_beam_decode(b, lp2, 10, 4, lab2, NULL, NULL);
+    assert_int_equal(n, 8);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(lab2[i], path[i < 4 ? i : i + 1]);
+    voz_ctc_beam_free(b);
+}
+
 /* ---- main --------------------------------------------------------------------------- */
 
 int main(void)
@@ -588,6 +1021,16 @@ int main(void)
         cmocka_unit_test(test_loss_huge_gaps),
         cmocka_unit_test(test_loss_torch_fixtures),
         cmocka_unit_test(test_loss_finite_differences),
+        cmocka_unit_test(test_beam_best_path),
+        cmocka_unit_test(test_beam_enumeration),
+        cmocka_unit_test(test_beam_ties_deterministic),
+        cmocka_unit_test(test_beam_repeats),
+        cmocka_unit_test(test_beam_prefix_words),
+        cmocka_unit_test(test_beam_zere),
+        cmocka_unit_test(test_beam_agrees_with_greedy),
+        cmocka_unit_test(test_beam_digit_strings),
+        cmocka_unit_test(test_beam_frames),
+        cmocka_unit_test(test_beam_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
