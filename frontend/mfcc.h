@@ -56,7 +56,11 @@ int voz_mfcc_stream_pop(struct voz_mfcc_stream *s, float *out);
 size_t voz_mfcc_stream_available(const struct voz_mfcc_stream *s);
 
 /* Post-processing of base MFCC [T][C] into final features [T][C*(1+order)]:
-   Kaldi's compute-deltas (edge frames replicated), then CMVN per the params. */
+   Kaldi's compute-deltas (edge frames replicated), then CMVN per the params.
+   Order 1 equals torchaudio.functional.compute_deltas (win_length 2*window+1,
+   replicate); order 2 equals applying that twice except in the first and last
+   `window` frames, where torchaudio replicates the first-order deltas and Kaldi
+   (and this) the base frames. */
 void voz_deltas_compute(const float *in, size_t T, int C, int order, int window, float *out);
 /* Per-utterance mean (and variance) normalisation in place over [T][D]. */
 void voz_cmvn_apply(float *feats, size_t T, int D, int norm_var);
