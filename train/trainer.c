@@ -487,7 +487,7 @@ static voz_status write_model(struct trainer *tr, const char *path, int epochs_d
     memcpy(md.params, tr->params, tr->nf * sizeof *md.params);
     char buf[4096], date[64];
     utc_date(date, sizeof date);
-    struct { const char *k; char v[1024]; } kv[16];
+    struct { const char *k; char v[1024]; } kv[24];
     int nkv = 0;
 #define KV(key, ...) do { kv[nkv].k = key; snprintf(kv[nkv].v, sizeof kv[nkv].v, __VA_ARGS__); nkv++; } while (0)
     KV("name", "%s", p->name ? p->name : "");
@@ -497,6 +497,24 @@ static voz_status write_model(struct trainer *tr, const char *path, int epochs_d
     KV("train.steps", "%llu", (unsigned long long)tr->st.step);
     KV("train.skipped_batches", "%llu", (unsigned long long)tr->st.total_skipped);
     KV("train.seconds", "%.0f", tr->seconds0 + (voz_now() - tr->t0));
+    {
+        /* The manifests by role, "train: a.tsv b.tsv; compose: c.tsv; dev: d.tsv". */
+        size_t o2 = 0;
+        char *v = kv[nkv].v;
+        const size_t cap = sizeof kv[nkv].v;
+        v[0] = 0;
+        const char *const *lists[3] = { p->train, p->compose, p->dev ? &p->dev : NULL };
+        const int counts[3] = { p->n_train, p->n_compose, p->dev ? 1 : 0 };
+        const char *roles[3] = { "train", "compose", "dev" };
+        for (int r = 0; r < 3; r++) {
+            if (!counts[r])
+                continue;
+            o2 += (size_t)snprintf(v + o2, o2 < cap ? cap - o2 : 0, "%s%s:", o2 ? "; " : "", roles[r]);
+            for (int i = 0; i < counts[r]; i++)
+                o2 += (size_t)snprintf(v + o2, o2 < cap ? cap - o2 : 0, " %s", lists[r][i]);
+        }
+        kv[nkv++].k = "data.manifests";
+    }
     KV("data.train_utterances", "%d", tr->ds.n_train);
     KV("data.compose_clips", "%d", tr->ds.n_clips);
     KV("data.dev_utterances", "%d", tr->ds.n_dev);
