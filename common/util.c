@@ -125,7 +125,7 @@ voz_status voz_atomic_open(struct voz_atomic_file *af, const char *path)
     snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
     af->fp = fopen(af->tmp_path, "wb");
     if (!af->fp) {
-        voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot create: %s", af->tmp_path, strerror(errno));
+        voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         voz_atomic_abort(af);
         return s;
     }
