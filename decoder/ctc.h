@@ -51,7 +51,9 @@ double voz_ctc_loss_ws(struct voz_ctc_ws *ws, const float *logprobs, int T, int 
 /* Vocabulary-constrained prefix beam search. `classes` maps class -> UTF-8 string
    (single characters, " " for the word separator, "" for blank). The output is a
    space-separated sequence of words from `words`; with n_words == 0 it is an
-   unconstrained prefix beam search. */
+   unconstrained prefix beam search. Each word is spelled with the character classes
+   (longest class string first); an empty word or one with a character no class spells
+   is VOZ_ERR_INVALID naming it. beam is 1..4096. */
 struct voz_ctc_beam;
 voz_status voz_ctc_beam_create(const char *const *classes, int C, int blank,
                                const char *const *words, int n_words, int beam,
@@ -63,10 +65,12 @@ void voz_ctc_beam_free(struct voz_ctc_beam *b);
    search returns only prefixes whose last word is complete (0 labels if none is);
    words are separated by the space class, inserted when the model went straight
    from one word into the next (without a space class, words are just concatenated).
-   Frames are those of the path that brought each label into the beam; an inserted
-   space gets the first frame of the word after it. Only words of one character can
-   need more than T labels: the output then keeps the whole words that fit. Ties go
-   to the lower class index. One decoder serves one thread at a time. */
+   The frames are those of each entry's best path; an inserted space gets the first
+   frame of the word after it. An inserted space takes no frame, so words back to back
+   with no blank at all can need more than T labels: the output then keeps the whole
+   words that fit. Ties go to the candidate made first: the better-ranked prefix, then
+   the lower class index (a tie between two classes picks the lower, as greedy does).
+   One decoder serves one thread at a time. */
 int voz_ctc_beam_decode(struct voz_ctc_beam *b, const float *logprobs, int T, size_t stride,
                         int *labels, int *first_frame, int *last_frame);
 

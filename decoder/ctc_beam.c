@@ -29,7 +29,7 @@ struct trie_node {
     int word;    /* 1 when the path from the root spells a word */
 };
 
-/* A prefix of the search. Frames are those of the path that brought it into the beam. */
+/* A prefix of the search (a node of the prefix tree). */
 struct hyp {
     int parent;  /* -1 for the empty prefix */
     int label;   /* class appended to the parent (sep for a separator) */
@@ -59,7 +59,7 @@ struct cand {
     double total;     /* log(exp(pb) + exp(pnb)), set before the selection */
     double best;      /* the largest single contribution: its path gives the frames */
     int src;          /* that contribution's entry in the current beam */
-    int how, app;     /* what it did (KEEP...) and the class it appended */
+    int how;          /* what it did to the entry's labels: KEEP, REPEAT, APPEND... */
     int order;        /* insertion order: deterministic tie-break */
 };
 
@@ -77,7 +77,7 @@ struct voz_ctc_beam {
     int n_hyps, cap_hyps;
     struct entry *cur, *next; /* [beam] */
     int n_cur;
-    struct cand *cands;  /* [beam * (C + 2)] */
+    struct cand *cands;  /* [beam * (2C + 2)] */
     int n_cands;
     int *slots;          /* hash table of candidate indices [n_slots] */
     int *slot_stamp;     /* frame stamp per slot: a slot is live when it equals the frame */
@@ -250,6 +250,11 @@ voz_status voz_ctc_beam_create(const char *const *classes, int C, int blank,
     /* Candidates per frame: each entry keeps itself and extends by every class, the
        word start after a completed word adding one more per class at most. */
     size_t ncand = (size_t)beam * (size_t)(2 * C + 2);
+    if (ncand > (1u << 24)) {
+        s = voz_fail(VOZ_ERR_INVALID, "ctc beam: beam %d with %d classes is too large, expected "
+                     "beam * (2C + 2) <= %u", beam, C, 1u << 24);
+        goto fail;
+    }
     size_t slots = 16;
     while (slots < 2 * ncand)
         slots *= 2;
@@ -340,7 +345,7 @@ static int hyp_find(const struct voz_ctc_beam *b, int parent, int label)
 
 /* Adds one contribution to the candidate keyed (hyp) or (parent, label). */
 static void cand_add(struct voz_ctc_beam *b, int t, int hyp, int parent, int label, int trie,
-                     int last, double pb, double pnb, int src, int how, int app)
+                     int last, double pb, double pnb, int src, int how)
 {
     uint32_t key_a = hyp >= 0 ? (uint32_t)hyp : (uint32_t)parent;
     uint32_t key_b = hyp >= 0 ? 0xffffffffu : (uint32_t)label;
@@ -371,7 +376,6 @@ static void cand_add(struct voz_ctc_beam *b, int t, int hyp, int parent, int lab
         c->best = contrib;
         c->src = src;
         c->how = how;
-        c->app = app;
     }
 }
 
@@ -384,9 +388,9 @@ static void extend(struct voz_ctc_beam *b, int t, int i, int parent, int label, 
     int how = parent == e->hyp ? APPEND : APPEND_SEP;
     int q = parent == e->hyp ? b->kids[label] : hyp_find(b, parent, label);
     if (q >= 0)
-        cand_add(b, t, q, -1, -1, -1, -1, -INFINITY, score, i, how, label);
+        cand_add(b, t, q, -1, -1, -1, -1, -INFINITY, score, i, how);
     else
-        cand_add(b, t, -1, parent, label, trie, last, -INFINITY, score, i, how, label);
+        cand_add(b, t, -1, parent, label, trie, last, -INFINITY, score, i, how);
 }
 
 /* Candidate order for the beam: higher total first, then earlier insertion. */
@@ -439,7 +443,7 @@ static int frame_step(struct voz_ctc_beam *b, int t)
         int how = snb > sb && snb > ss ? REPEAT : KEEP;
         if (ss > sb && ss > snb && e->hyp > 0 && h->label == space)
             how = REPEAT;
-        cand_add(b, t, e->hyp, -1, -1, -1, -1, lse(sb, ss), snb, i, how, -1);
+        cand_add(b, t, e->hyp, -1, -1, -1, -1, lse(sb, ss), snb, i, how);
 
         for (int k = h->child; k >= 0; k = b->hyps[k].sibling)
             b->kids[b->hyps[k].label] = k;
@@ -471,7 +475,7 @@ static int frame_step(struct voz_ctc_beam *b, int t)
                     extend(b, t, i, sep, c, tr, c, score);
                 else
                     cand_add(b, t, -1, e->hyp, C + 1 + c, tr, c, -INFINITY, score, i,
-                             APPEND_SEP, c);
+                             APPEND_SEP);
             }
         }
         for (int k = h->child; k >= 0; k = b->hyps[k].sibling)
@@ -487,8 +491,9 @@ static int frame_step(struct voz_ctc_beam *b, int t)
             continue;
         if (n < b->beam) {
             b->heap[n++] = i;
-            for (int j = n / 2 - 1; j >= 0 && n == b->beam; j--)
-                heap_down(b, b->heap, n, j);
+            if (n == b->beam) /* full: make it a heap, the worst kept at the root */
+                for (int j = n / 2 - 1; j >= 0; j--)
+                    heap_down(b, b->heap, n, j);
         } else if (cand_better(c, &b->cands[b->heap[0]])) {
             b->heap[0] = i;
             heap_down(b, b->heap, n, 0);
