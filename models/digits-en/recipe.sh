@@ -1,0 +1,120 @@
+#!/bin/bash
+# models/digits-en/recipe.sh — rebuilds the digits-en model from scratch: installs what is
+# missing, builds voz, synthesizes the synthetic corpus, composes the FSDD dev and test
+# strings, trains with `voz train` under a time limit and evaluates on the held-out FSDD
+# speaker and the held-out synthetic voices. Fixed seed; sized for a 2-core machine and
+# at most 60 minutes in total (data about 10, training --minutes, evaluation about 2).
+#
+#   models/digits-en/recipe.sh [--holdout SPEAKER] [--minutes M] [--work DIR] [--out FILE]
+#                              [--seed N] [--threads N] [--eval-only]
+#
+#   --holdout   FSDD speaker kept out of training and used as the test speaker
+#               (george, jackson, lucas, nicolas, yweweler; default george)
+#   --minutes   training time limit passed to voz train --max-minutes (default 45)
+#   --work      generated data and logs (default build/digits-data; never committed)
+#   --out       where the finished model is installed (default: for the default
+#               holdout models/digits-en/digits-en.voz, with its .log.csv and
+#               .curve.svg; for other holdouts nowhere). Training itself writes
+#               WORK/HOLDOUT/digits-en.voz, so a half-trained model never sits
+#               where `make` would embed it.
+#   --eval-only skip training, evaluate the existing WORK/HOLDOUT/digits-en.voz
+# Environment: VOZ_SHARED (default ../shared: FSDD is read from VOZ_SHARED/data/fsdd),
+# BUILD (voz build folder, default build/release).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+holdout=george minutes=45 work=build/digits-data out="" seed=1 threads=2 eval_only=0
+usage() { sed -n '8,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --holdout) holdout=${2:?}; shift 2 ;;
+        --minutes) minutes=${2:?}; shift 2 ;;
+        --work) work=${2:?}; shift 2 ;;
+        --out) out=${2:?}; shift 2 ;;
+        --seed) seed=${2:?}; shift 2 ;;
+        --threads) threads=${2:?}; shift 2 ;;
+        --eval-only) eval_only=1; shift ;;
+        -h|--help) usage 0 ;;
+        *) echo "recipe: unknown option '$1'" >&2; usage ;;
+    esac
+done
+case $holdout in george|jackson|lucas|nicolas|yweweler) ;;
+    *) echo "recipe: --holdout: expected george, jackson, lucas, nicolas or yweweler, found '$holdout'" >&2; exit 2 ;;
+esac
+speakers=$(printf '%s\n' george jackson lucas nicolas yweweler | grep -vx "$holdout" | paste -sd,)
+[ -n "$out" ] || { [ "$holdout" = george ] && out=models/digits-en/digits-en.voz; }
+BUILD=${BUILD:-build/release}
+VOZ=$BUILD/voz
+FSDD=${VOZ_SHARED:-$(cd .. && pwd)/shared}/data/fsdd
+PY=/usr/bin/python3
+hw=$work/$holdout          # per-holdout manifests, test sets and logs
+model=$hw/digits-en.voz
+mkdir -p "$hw"
+t_start=$SECONDS
+step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - t_start)); }
+
+# ---- the network and training settings (chosen by measured throughput; see README.md)
+CELL=lstm LAYERS=2 HIDDEN=128 BATCH=16 LR=0.002 LR_DECAY=0.85 EPOCHS=100
+COMPOSE_COUNT=3000 SPECAUG_TIME=2:8 SPECAUG_FREQ=1:2
+
+step "dependencies"
+./tools/install-deps.sh build-essential pkg-config libsndfile1-dev libsoxr-dev libkissfft-dev \
+    libopenblas-dev portaudio19-dev libasound2-dev libcmocka-dev espeak-ng sox flite festival \
+    festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+[ -d "$FSDD" ] || { echo "recipe: $FSDD is missing (set VOZ_SHARED to the folder holding data/fsdd)" >&2; exit 1; }
+
+step "build voz"
+make -s -j2 BUILD="$BUILD" "$VOZ"
+
+step "synthetic corpus"
+$PY tools/synth_digits.py --out "$work/synth" --seed "$seed" --jobs 2
+
+step "FSDD manifests and composed strings (held out: $holdout; training: $speakers)"
+$PY tools/digits_manifests.py fsdd --fsdd "$FSDD" --holdout "$holdout" --dev-takes 45-49 --out "$hw"
+$PY tools/compose_digits.py --fsdd "$FSDD" --speakers "$holdout" --takes 0-49 --count 300 \
+    --seed "$seed" --out "$hw" --name "test_$holdout"
+$PY tools/compose_digits.py --fsdd "$FSDD" --speakers "$speakers" --takes 45-49 --count 150 \
+    --seed "$seed" --out "$hw" --name dev_fsdd
+$PY tools/digits_manifests.py merge --out "$hw/dev.tsv" "$hw/dev_fsdd.tsv" "$work/synth/strings_dev.tsv"
+$PY tools/digits_manifests.py merge --out "$hw/synth_heldout.tsv" "$work/synth/strings_heldout.tsv"
+
+if [ $eval_only = 0 ]; then
+    step "train ($CELL ${LAYERS}x$HIDDEN bidirectional, at most $minutes minutes)"
+    rm -f "$model" "$model.ckpt"
+    "$VOZ" train --out "$model" \
+        --train "$work/synth/strings_train.tsv" --train "$hw/fsdd_words_train.tsv" \
+        --compose "$hw/fsdd_words_train.tsv" --compose "$work/synth/words_train.tsv" \
+        --compose-count $COMPOSE_COUNT --compose-words 1:7 --gap-ms 50:300 \
+        --dev "$hw/dev.tsv" \
+        --cell $CELL --layers $LAYERS --hidden $HIDDEN --batch-size $BATCH --lr $LR --lr-decay $LR_DECAY \
+        --specaug-time $SPECAUG_TIME --specaug-freq $SPECAUG_FREQ \
+        --epochs $EPOCHS --max-minutes "$minutes" --seed "$seed" --threads "$threads" \
+        --sample-rate 8000 --words models/digits-en/words.txt \
+        --name digits-en --meta "holdout=$holdout" \
+        --meta "data=FSDD (Free Spoken Digit Dataset, CC BY-SA 4.0) speakers $speakers + synthetic espeak-ng/flite/festival" \
+        2>&1 | tee "$hw/train.log"
+fi
+
+step "evaluate $model"
+results=$hw/results.txt
+{
+    echo "model $model (held-out speaker $holdout)"
+    for set in "test_$holdout.tsv:FSDD $holdout, 1-7 digit strings" \
+               "fsdd_words_heldout.tsv:FSDD $holdout, isolated digits" \
+               "synth_heldout.tsv:held-out synthetic voices, strings"; do
+        m=${set%%:*} label=${set#*:}
+        for dec in auto greedy; do
+            r=$("$VOZ" eval -m "$model" "$hw/$m" --decoder $dec --threads "$threads" | paste -sd' ')
+            printf '%-42s %-6s %s\n' "$label" "$dec" "$r"
+        done
+    done
+} | tee "$results.tmp"
+mv "$results.tmp" "$results"
+if [ -n "$out" ]; then
+    step "install $out"
+    mkdir -p "$(dirname "$out")"
+    for ext in "" .log.csv .curve.svg; do
+        cp "$model$ext" "$out$ext.tmp" && mv "$out$ext.tmp" "$out$ext"
+    done
+fi
+step "done: results in $results"
