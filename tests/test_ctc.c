@@ -458,6 +458,49 @@ static void test_loss_huge_gaps(void **state)
     assert_int_equal(n_exact, 0);
 }
 
+/* The two recursions agree on random problems of many shapes, from flat to very
+   confident outputs (where the scaled one may hand over to log space). */
+static void test_loss_recursions_agree(void **state)
+{
+    (void)state;
+    char what[160];
+    for (int trial = 0; trial < 40; trial++) {
+        int C = 2 + irand(30), L = irand(60), T = 2 * L + 1 + irand(300);
+        int blank = irand(C);
+        double scale = trial % 4 == 3 ? 40.0 : 0.5 + 15 * urand();
+        int *lab = malloc(sizeof(int) * (size_t)(L + 1));
+        double *logits = malloc(sizeof(double) * (size_t)T * C);
+        float *lp = malloc(sizeof(float) * (size_t)T * C);
+        float *d1 = malloc(sizeof(float) * (size_t)T * C), *d2 = malloc(sizeof(float) * (size_t)T * C);
+        double *dw = malloc(sizeof(double) * (size_t)T * C);
+        assert_true(lab && logits && lp && d1 && d2 && dw);
+        for (int i = 0; i < L; i++) {
+            do
+                lab[i] = irand(C);
+            while (lab[i] == blank);
+            if (i > 0 && urand() < 0.2)
+                lab[i] = lab[i - 1];
+        }
+        for (int i = 0; i < T * C; i++)
+            logits[i] = scale * (2 * urand() - 1);
+        log_softmax(logits, T, C, lp);
+        double a = loss_with(EITHER, lp, T, C, C, lab, L, blank, d1, NULL);
+        double b = loss_with(LOGSPACE, lp, T, C, C, lab, L, blank, d2, NULL);
+        snprintf(what, sizeof what, "trial %d (T=%d C=%d L=%d scale %.1f)", trial, T, C, L, scale);
+        assert_true(isfinite(a));
+        check_loss(what, a, b, 1e-9);
+        for (int i = 0; i < T * C; i++)
+            dw[i] = d2[i];
+        check_close(what, d1, dw, (size_t)T * C, 0, 1e-6);
+        free(lab);
+        free(logits);
+        free(lp);
+        free(d1);
+        free(d2);
+        free(dw);
+    }
+}
+
 /* ---- loss: PyTorch fixtures ------------------------------------------------------------ */
 
 static float *read_f32(const char *name, size_t n)
@@ -1019,6 +1062,7 @@ int main(void)
         cmocka_unit_test(test_loss_bad_arguments),
         cmocka_unit_test(test_loss_stride),
         cmocka_unit_test(test_loss_huge_gaps),
+        cmocka_unit_test(test_loss_recursions_agree),
         cmocka_unit_test(test_loss_torch_fixtures),
         cmocka_unit_test(test_loss_finite_differences),
         cmocka_unit_test(test_beam_best_path),
