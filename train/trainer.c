@@ -830,6 +830,30 @@ static void progress(struct trainer *tr, voz_train_progress *pr)
         tr->p->on_progress(pr, tr->p->user_data);
 }
 
+/* Stopping inside an epoch (time limit, signal): the weights of the partial epoch
+   may beat the best so far, so with a dev set they are evaluated and kept when
+   strictly better. The checkpoint saved right after records the new best. */
+static voz_status stop_eval(struct trainer *tr)
+{
+    if (!tr->ds.n_dev)
+        return VOZ_OK;
+    struct dev_result dev;
+    voz_status s = evaluate(tr, &dev);
+    if (s != VOZ_OK)
+        return s;
+    double wer = voz_metrics_wer(&dev.best);
+    info(tr, "stopping inside epoch %d: dev CER %.2f%%, WER %.2f%% (best so far %.2f%%)", tr->st.epoch + 1,
+         100 * voz_metrics_cer(&dev.best), 100 * wer, 100 * tr->st.best_wer);
+    if (!(wer < tr->st.best_wer))
+        return VOZ_OK;
+    if ((s = write_model(tr, tr->p->out, tr->st.n_history, &dev)) != VOZ_OK)
+        return s;
+    tr->wrote_out = 1;
+    tr->st.best_wer = wer;
+    tr->st.best_epoch = tr->st.epoch + 1;
+    return VOZ_OK;
+}
+
 static voz_status run_epochs(struct trainer *tr, voz_train_result *res)
 {
     const voz_train_params *p = tr->p;
@@ -878,6 +902,8 @@ static voz_status run_epochs(struct trainer *tr, voz_train_result *res)
             progress(tr, &pr);
             int stop = time_is_up(tr);
             if (st->batch < plan.n_batches && (stop || now - tr->last_ckpt >= p->checkpoint_every)) {
+                if (stop && (s = stop_eval(tr)) != VOZ_OK)
+                    break;
                 if ((s = save_checkpoint(tr)) != VOZ_OK)
                     break;
                 if (!stop)
