@@ -713,6 +713,12 @@ static voz_status setup(struct trainer *tr)
     if (!tr->options || !tr->ckpt_path || !tr->csv_path || !tr->svg_path)
         return voz_fail(VOZ_ERR_NOMEM, "train: out of memory");
 
+    /* Fail before the feature cache and the first epoch when --out cannot be written. */
+    struct voz_atomic_file af;
+    if ((s = voz_atomic_open(&af, p->out)) != VOZ_OK)
+        return s;
+    voz_atomic_abort(&af);
+
     double t = voz_now();
     struct voz_dataset_params dp = { .feat = tr->feat, .alpha = &tr->alpha, .seed = p->seed,
                                      .variants = p->augment_variants, .augment = p->augment,
