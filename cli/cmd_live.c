@@ -369,6 +369,14 @@ int cmd_live(int argc, char **argv)
     if (list)
         return list_devices(lv.verbose);
 
+    /* From here on Ctrl-C (or SIGTERM) only raises a flag: nothing is cut short. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     /* The model first: the device is opened only once there is something to feed. */
     struct voz_model *m = cli_load_model(model_path);
     const int rate = voz_model_sample_rate(m);
@@ -386,13 +394,6 @@ int cmd_live(int argc, char **argv)
     struct voz_stream *st = NULL;
     if (voz_stream_create(m, &sp, &st) != VOZ_OK)
         cli_die(1, "%s", voz_last_error());
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     struct voz_capture *cap = NULL;
     voz_status s;
@@ -422,6 +423,7 @@ int cmd_live(int argc, char **argv)
     if (!buf)
         cli_die(1, "out of memory");
     int warned = 0, eof = 0, stopping = 0;
+    char *input_error = NULL; /* reported after the utterance in progress is printed */
     while (!eof) {
         if (interrupted && !stopping) {
             /* Finish what was heard up to now, then stop. */
@@ -429,8 +431,10 @@ int cmd_live(int argc, char **argv)
             stopping = 1;
         }
         size_t got = 0;
-        if ((s = voz_capture_read(cap, buf, max, &got, READ_TIMEOUT_MS, &eof)) != VOZ_OK)
-            cli_die(1, "%s", voz_last_error());
+        if ((s = voz_capture_read(cap, buf, max, &got, READ_TIMEOUT_MS, &eof)) != VOZ_OK) {
+            input_error = strdup(voz_last_error()[0] ? voz_last_error() : voz_status_str(s));
+            break;
+        }
         if (!lv.clock0)
             lv.clock0 = voz_capture_clock(cap);
         if (got)
@@ -453,5 +457,7 @@ int cmd_live(int argc, char **argv)
     free(buf);
     free(lv.partial);
     cli_check_stdout();
+    if (input_error)
+        cli_die(1, "%s", input_error);
     return 0;
 }

@@ -765,9 +765,17 @@ voz_status voz_capture_read(struct voz_capture *c, float *buf, size_t max, size_
             return VOZ_OK;
         nap();
     }
-    if (c->kind == SRC_FILE && c->file_status != VOZ_OK && !c->error_reported) {
+    if (c->error_reported)
+        return VOZ_OK;
+    if (c->kind == SRC_FILE && c->file_status != VOZ_OK) {
         c->error_reported = 1;
         return voz_fail(c->file_status, "%s", c->file_error);
+    }
+    if (c->kind == SRC_DEVICE && !atomic_load(&c->stop)) {
+        /* The stream ended without being asked to: the device went away. */
+        c->error_reported = 1;
+        return voz_fail(VOZ_ERR_DEVICE, "%s: the audio stream stopped (device disconnected or failed)",
+                        c->name);
     }
     return VOZ_OK;
 }

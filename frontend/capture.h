@@ -57,7 +57,8 @@ double voz_capture_clock(const struct voz_capture *c);
 
 /* Waits up to timeout_ms for samples (mono, [-1, 1], voz_capture_rate()) and copies
    up to max of them; *got = 0 after a timeout. *eof = 1 once the source ended and
-   everything was read. A file read error is returned once, at its place. */
+   everything was read. A file read error, or a device stream that ended without
+   voz_capture_stop(), is returned once, together with *eof = 1. */
 voz_status voz_capture_read(struct voz_capture *c, float *buf, size_t max, size_t *got,
                             int timeout_ms, int *eof);
 /* Samples lost because the reader fell behind (the ring was full), plus input
