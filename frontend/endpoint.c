@@ -198,15 +198,19 @@ static float pcm_frame_energy(const void *ctx, size_t i)
 
 static float array_energy(const void *ctx, size_t i) { return ((const float *)ctx)[i]; }
 
-size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, size_t lo, size_t hi)
+size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, uint64_t pcm_start, size_t lo,
+                             size_t hi)
 {
     size_t F = rate > 0 ? (size_t)lround(rate / 100.0) : 0;
     if (hi > n)
         hi = n;
-    if (F == 0 || lo >= hi || hi - lo < F)
+    if (F == 0 || lo >= hi)
         return lo;
-    struct pcm_frames c = { pcm + lo, F, powf(10.0f, VOZ_ENDPOINT_FLOOR_DB / 10.0f) };
-    return lo + quietest_index((hi - lo) / F, pcm_frame_energy, &c) * F;
+    size_t first = lo + (size_t)((F - (pcm_start + lo) % F) % F);
+    if (first >= hi || hi - first < F)
+        return lo;
+    struct pcm_frames c = { pcm + first, F, powf(10.0f, VOZ_ENDPOINT_FLOOR_DB / 10.0f) };
+    return first + quietest_index((hi - first) / F, pcm_frame_energy, &c) * F;
 }
 
 /* ---- the state machine ----------------------------------------------------------- */

@@ -55,9 +55,12 @@ uint64_t voz_endpoint_position(const struct voz_endpoint *e);
 float voz_endpoint_noise_floor_db(const struct voz_endpoint *e);
 
 /* The quietest place in pcm[lo, hi) (positions into pcm, which holds n samples at
-   `rate`): the start of the 10 ms frame at the centre of the quietest 50 ms,
-   latest on ties. Shared by the endpointer's length cut and by callers cutting
-   long batch input at pauses. Returns lo when the range is shorter than a frame. */
-size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, size_t lo, size_t hi);
+   `rate` and starts at absolute input position pcm_start): the start of the 10 ms
+   frame at the centre of the quietest 50 ms, latest on ties. Frames lie on the
+   10 ms grid of absolute positions, so the answer does not depend on how the input
+   was buffered. For cutting long input at pauses (VOZ_SEGMENT_LONG and anyone else
+   who needs it). Returns lo when no whole grid frame fits in the range. */
+size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, uint64_t pcm_start, size_t lo,
+                             size_t hi);
 
 #endif

@@ -236,7 +236,7 @@ static voz_status run_long(struct voz_stream *s)
     while (s->total - s->seg_start > s->max_seg) {
         size_t base = (size_t)(s->seg_start - s->buf_start);
         size_t lo = base + s->max_seg - s->search, hi = base + s->max_seg;
-        uint64_t cut = s->buf_start + voz_endpoint_quietest(s->buf, s->n, s->rate, lo, hi);
+        uint64_t cut = s->buf_start + voz_endpoint_quietest(s->buf, s->n, s->rate, s->buf_start, lo, hi);
         if (cut <= s->seg_start)
             cut = s->seg_start + s->max_seg;
         voz_status st = emit(s, s->seg_start, cut);

@@ -343,17 +343,24 @@ static void test_quietest_helper(void **state)
     float *x = noise(3.0, 0.01, &n);
     add_tone(x, n, 0.0, 3.0, 0.3, 300);
     quieten(x, n, 1.70, 1.75, 0.0);
-    size_t q = voz_endpoint_quietest(x, n, RATE, at_s(1.0), at_s(2.5));
+    size_t q = voz_endpoint_quietest(x, n, RATE, 0, at_s(1.0), at_s(2.5));
     near_s("quietest point", q, 1.72, 0.02);
-    assert_true((q - at_s(1.0)) % F == 0);
+    assert_true(q % F == 0);
+    /* The same samples buffered from absolute position 12345 on: the answer moves
+       with them and stays on the absolute 10 ms grid. */
+    const size_t off = 12345;
+    size_t q2 = voz_endpoint_quietest(x + off, n - off, RATE, off, at_s(1.0) - off, at_s(2.5) - off);
+    assert_true(q2 + off == q);
     /* Degenerate ranges give lo back. */
-    assert_int_equal(voz_endpoint_quietest(x, n, RATE, 100, 150), 100);
-    assert_int_equal(voz_endpoint_quietest(x, n, RATE, 500, 400), 500);
+    assert_int_equal(voz_endpoint_quietest(x, n, RATE, 0, 100, 150), 100);
+    assert_int_equal(voz_endpoint_quietest(x, n, RATE, 0, 500, 400), 500);
+    assert_int_equal(voz_endpoint_quietest(x, n, RATE, 0, 10, 200), 10); /* no whole grid frame */
     /* On a constant signal the latest frame wins (keeps segments long). */
     float flat[10 * F];
     for (size_t i = 0; i < 10 * F; i++)
         flat[i] = 0;
-    assert_int_equal(voz_endpoint_quietest(flat, 10 * F, RATE, 0, 10 * F), 9 * F);
+    assert_int_equal(voz_endpoint_quietest(flat, 10 * F, RATE, 0, 0, 10 * F), 9 * F);
+    assert_int_equal(voz_endpoint_quietest(flat, 10 * F, RATE, 5, 0, 10 * F), 8 * F + (F - 5));
     free(x);
 }
 
