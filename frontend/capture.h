@@ -65,7 +65,8 @@ voz_status voz_capture_read(struct voz_capture *c, float *buf, size_t max, size_
    overflows the device itself reported (counted as events in *device_events). */
 uint64_t voz_capture_dropped(const struct voz_capture *c, uint64_t *device_events);
 
-/* Stops the source; reading then drains what is buffered and reports eof. */
+/* Stops the source (call it from the reading thread): reading then returns what
+   was captured up to this moment and reports eof. */
 void voz_capture_stop(struct voz_capture *c);
 /* Stops and releases everything (a device close that hangs is abandoned after the
    timeout, its resources freed by the helper thread if it ever returns). */
