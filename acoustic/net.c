@@ -250,6 +250,8 @@ void voz_net_init(struct voz_net *net, uint64_t seed)
     uint64_t s = seed;
     memset(net->params, 0, voz_net_num_floats(c) * sizeof(float));
     double *q = malloc((size_t)H * H * sizeof *q);
+    if (!q)
+        voz_log(VOZ_LOG_WARN, "net init: no memory for orthogonalisation, recurrent weights drawn uniform");
     double bound = 1.0 / sqrt((double)H);
     for (int l = 0; l < c->layers; l++)
         for (int d = 0; d < dirs; d++) {
@@ -886,6 +888,7 @@ static void dir_forward(void *arg)
     }
 }
 
+/* acc [cols] += column sums of m [rows][cols] */
 static void add_colsum(float *acc, const float *m, size_t rows, int cols)
 {
     for (size_t r = 0; r < rows; r++)

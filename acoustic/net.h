@@ -44,6 +44,8 @@ typedef struct {
     size_t numel;
 } voz_tensor_info;
 
+/* The size functions return 0 for a config voz_net_config_check() refuses, and
+   voz_net_tensor() an all-zero record for such a config or an idx out of range. */
 size_t voz_net_num_floats(const voz_net_config *c);  /* block length incl. padding */
 size_t voz_net_num_weights(const voz_net_config *c); /* trainable scalars (no padding) */
 int voz_net_num_tensors(const voz_net_config *c);
