@@ -77,6 +77,11 @@ $PY tools/compose_digits.py --fsdd "$FSDD" --speakers "$speakers" --takes 45-49 
     --seed "$seed" --out "$hw" --name dev_fsdd
 $PY tools/digits_manifests.py merge --out "$hw/dev.tsv" "$hw/dev_fsdd.tsv" "$work/synth/strings_dev.tsv"
 $PY tools/digits_manifests.py merge --out "$hw/synth_heldout.tsv" "$work/synth/strings_heldout.tsv"
+# The held-out voices by gender (column 4 of the meta table), paths relative to $hw.
+for g in F M; do
+    awk -F'\t' -v g=$g 'NR > 1 && $4 == g { print "../synth/" $1 "\t" $5 }' \
+        "$work/synth/strings_heldout.meta.tsv" > "$hw/synth_heldout_$g.tsv"
+done
 
 if [ $eval_only = 0 ]; then
     step "train ($CELL ${LAYERS}x$HIDDEN bidirectional, at most $minutes minutes)"
@@ -101,7 +106,9 @@ results=$hw/results.txt
     echo "model $model (held-out speaker $holdout)"
     for set in "test_$holdout.tsv:FSDD $holdout, 1-7 digit strings" \
                "fsdd_words_heldout.tsv:FSDD $holdout, isolated digits" \
-               "synth_heldout.tsv:held-out synthetic voices, strings"; do
+               "synth_heldout.tsv:held-out synthetic voices, strings" \
+               "synth_heldout_F.tsv:held-out synthetic female voices" \
+               "synth_heldout_M.tsv:held-out synthetic male voices"; do
         m=${set%%:*} label=${set#*:}
         for dec in auto greedy; do
             r=$("$VOZ" eval -m "$model" "$hw/$m" --decoder $dec --threads "$threads" | paste -sd' ')
