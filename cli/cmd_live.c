@@ -49,6 +49,9 @@ static void usage(FILE *fp)
             "                        utterance: start, end, text, words with start/end\n"
             "  --vad-threshold DB    speech when a frame is this many dB above the noise\n"
             "                        floor, 0..100 (default: 9)\n"
+            "  --hangover MS         silence that ends an utterance, 10..10000 ms\n"
+            "                        (default: 200; longer keeps pauses inside one line,\n"
+            "                        shorter prints sooner)\n"
             "  --max-utterance S     longer utterances are cut at the quietest point near\n"
             "                        this length, 1..3600 s (default: 20)\n"
             "  --decoder auto|greedy|beam\n"
@@ -297,7 +300,7 @@ static void warn_overflow(struct voz_capture *cap, int *warned)
 
 int cmd_live(int argc, char **argv)
 {
-    enum { OPT_DEVICE = 256, OPT_LIST, OPT_INPUT, OPT_REALTIME, OPT_FORMAT, OPT_VAD, OPT_MAXUTT,
+    enum { OPT_DEVICE = 256, OPT_LIST, OPT_INPUT, OPT_REALTIME, OPT_FORMAT, OPT_VAD, OPT_MAXUTT, OPT_HANGOVER,
            OPT_DECODER, OPT_BEAM, OPT_VERBOSE };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
@@ -308,6 +311,7 @@ int cmd_live(int argc, char **argv)
         { "format", required_argument, NULL, OPT_FORMAT },
         { "vad-threshold", required_argument, NULL, OPT_VAD },
         { "max-utterance", required_argument, NULL, OPT_MAXUTT },
+        { "hangover", required_argument, NULL, OPT_HANGOVER },
         { "decoder", required_argument, NULL, OPT_DECODER },
         { "beam", required_argument, NULL, OPT_BEAM },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -336,6 +340,9 @@ int cmd_live(int argc, char **argv)
                 cli_die(EXIT_USAGE, "--format must be txt or json, not '%s'", optarg);
             break;
         case OPT_VAD: sp.endpoint.threshold_db = (float)cli_parse_double("--vad-threshold", optarg, 0, 100); break;
+        case OPT_HANGOVER:
+            sp.endpoint.hangover_ms = (float)cli_parse_double("--hangover", optarg, 10, 10000);
+            break;
         case OPT_MAXUTT:
             sp.endpoint.max_utterance_s = (float)cli_parse_double("--max-utterance", optarg, 1, 3600);
             break;

@@ -134,7 +134,7 @@ typedef enum {
 
 typedef struct {
     float threshold_db;    /* 9: speech when frame energy exceeds the noise floor by this */
-    float hangover_ms;     /* 400: silence that ends an utterance */
+    float hangover_ms;     /* 200: silence that ends an utterance (sets the latency) */
     float min_speech_ms;   /* 150: shorter bursts are ignored */
     float pad_ms;          /* 200: audio kept before the onset and after the end */
     float max_utterance_s; /* 20: an utterance is cut at the quietest point near this */

@@ -1,5 +1,5 @@
 /* The default model file, embedded as read-only data. Its symbols are used by
-   recognizer/model_default.c; an empty blob (models/empty.bin) means "no default model built in". */
+   recognizer/default_model.c; an empty blob (models/empty.bin) means "no default model built in". */
     .section .rodata
     .balign 64
     .global voz_default_model_blob

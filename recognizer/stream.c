@@ -44,7 +44,7 @@ voz_stream_params voz_stream_default_params(void)
     return (voz_stream_params){
         .decode = voz_decode_default_params(),
         .segment = VOZ_SEGMENT_ENDPOINT,
-        .endpoint = { .threshold_db = 9.0f, .hangover_ms = 400.0f, .min_speech_ms = 150.0f,
+        .endpoint = { .threshold_db = 9.0f, .hangover_ms = 200.0f, .min_speech_ms = 150.0f,
                       .pad_ms = 200.0f, .max_utterance_s = 20.0f, .calibrate_ms = 500.0f },
         .max_segment_s = 30.0f,
         .partial_interval_s = 0.25f,

@@ -172,7 +172,7 @@ static void test_defaults(void **state)
     (void)state;
     voz_stream_params p = voz_stream_default_params();
     assert_int_equal(p.segment, VOZ_SEGMENT_ENDPOINT);
-    assert_true(p.endpoint.threshold_db == 9.0f && p.endpoint.hangover_ms == 400.0f &&
+    assert_true(p.endpoint.threshold_db == 9.0f && p.endpoint.hangover_ms == 200.0f &&
                 p.endpoint.min_speech_ms == 150.0f && p.endpoint.pad_ms == 200.0f &&
                 p.endpoint.max_utterance_s == 20.0f && p.endpoint.calibrate_ms == 500.0f);
     assert_true(p.max_segment_s == 30.0f && p.partial_interval_s == 0.25f);
