@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,11 +133,36 @@ voz_status voz_atomic_open(struct voz_atomic_file *af, const char *path)
     return VOZ_OK;
 }
 
+/* Fault injection for the durability tests: VOZ_FAULT_KILL_IN_WRITE="SUFFIX:N" kills the
+   process with SIGKILL during the N-th commit of a file whose name ends in SUFFIX, after
+   cutting its temporary file to half — a deterministic "power cut in the middle of a write". */
+static void fault_kill_in_write(struct voz_atomic_file *af)
+{
+    static int seen;
+    const char *spec = getenv("VOZ_FAULT_KILL_IN_WRITE");
+    if (!spec || !*spec)
+        return;
+    const char *colon = strrchr(spec, ':');
+    size_t suffix_len = colon ? (size_t)(colon - spec) : strlen(spec);
+    int nth = colon ? atoi(colon + 1) : 1;
+    size_t plen = strlen(af->path);
+    if (suffix_len > plen || memcmp(af->path + plen - suffix_len, spec, suffix_len) != 0)
+        return;
+    if (++seen < nth)
+        return;
+    fflush(af->fp);
+    off_t size = ftello(af->fp);
+    if (size > 0 && ftruncate(fileno(af->fp), size / 2) != 0)
+        return;
+    raise(SIGKILL);
+}
+
 voz_status voz_atomic_commit(struct voz_atomic_file *af)
 {
     voz_status s = VOZ_OK;
     if (!af->fp)
         return voz_fail(VOZ_ERR_IO, "%s: not open", af->path ? af->path : "?");
+    fault_kill_in_write(af);
     if (fflush(af->fp) != 0 || ferror(af->fp))
         s = voz_fail(VOZ_ERR_IO, "%s: write failed: %s", af->path, strerror(errno));
     else if (fsync(fileno(af->fp)) != 0)
