@@ -19,14 +19,16 @@ targets=("$@")
 for t in "${targets[@]}"; do
     [ -e "fuzz/fuzz_$t.c" ] || { echo "fuzz/run.sh: no target '$t' (audio, model, manifest)" >&2; exit 2; }
 done
+root=$(pwd)
 B=${BUILD:-build/fuzz}
+mkdir -p "$B" && B=$(cd "$B" && pwd)
 
 # clang and its runtime (libFuzzer, sanitizers) besides the library's own packages.
 ./tools/install-deps.sh clang libclang-rt-14-dev || exit 1
 command -v clang >/dev/null || { echo "fuzz/run.sh: clang not found" >&2; exit 1; }
 
 # The library with coverage instrumentation; the Makefile's SANITIZE=1 adds ASan + UBSan.
-make -s CC=clang SANITIZE=1 BUILD="$B/lf" CFLAGS=-fsanitize=fuzzer-no-link "$B/lf/libvoz.a" >/dev/null || exit 1
+make -s CC=clang SANITIZE=1 BUILD="${B#"$root"/}/lf" CFLAGS=-fsanitize=fuzzer-no-link "$B/lf/libvoz.a" >/dev/null || exit 1
 PKGS="sndfile soxr kissfft-float openblas portaudio-2.0"
 mkdir -p "$B/bin"
 for t in "${targets[@]}"; do
@@ -49,15 +51,19 @@ for t in "${targets[@]}"; do
     corpus=$B/corpus/$t crashes=$B/crashes/$t log=$B/fuzz_$t.log
     mkdir -p "$corpus" "$crashes"
     dict=()
-    [ -e "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
+    [ -e "fuzz/$t.dict" ] && dict=(-dict="$root/fuzz/$t.dict")
     before=$(ls "$crashes" | wc -l)
     # -malloc_limit_mb: an allocation sized from a lying header is a failure even when
-    # the machine could satisfy it. -timeout: a hang is one too.
+    # the machine could satisfy it. -timeout: a hang is one too. The fuzzer runs in
+    # its own folder, where -jobs mode leaves its fuzz-N.log files.
+    work=$B/work_$t
+    rm -rf "$work" && mkdir -p "$work"
     # shellcheck disable=SC2086
-    "$B/bin/fuzz_$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=512 \
-        -max_len=16384 -print_final_stats=1 -artifact_prefix="$crashes/" "${dict[@]}" ${FUZZ_ARGS:-} \
-        "$corpus" "$B/seeds/$t" "fuzz/regressions/$t" >"$log" 2>&1
+    (cd "$work" && exec "$B/bin/fuzz_$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+        -malloc_limit_mb=512 -max_len=16384 -print_final_stats=1 -artifact_prefix="$crashes/" \
+        "${dict[@]}" ${FUZZ_ARGS:-} "$corpus" "$B/seeds/$t" "$root/fuzz/regressions/$t") >"$log" 2>&1
     rc=$?
+    cat "$work"/fuzz-*.log >>"$log" 2>/dev/null
     after=$(ls "$crashes" | wc -l)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
