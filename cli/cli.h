@@ -22,6 +22,11 @@ void cli_check_stdout(void);
 int cli_parse_int(const char *opt, const char *s, int lo, int hi);
 double cli_parse_double(const char *opt, const char *s, double lo, double hi);
 
+/* JSON output on stdout: a string literal (escaped; invalid UTF-8 becomes U+FFFD),
+   and the `,"words":[...]` member of a transcript. */
+void cli_json_string(const char *s);
+void cli_json_words(const voz_transcript *t);
+
 /* Each subcommand: argv[0] is the subcommand name. Returns the exit status. */
 int cmd_transcribe(int argc, char **argv);
 int cmd_features(int argc, char **argv);

@@ -79,55 +79,6 @@ struct live {
     int partial_visible;   /* the terminal line holds a partial now */
 };
 
-/* A JSON string: quotes, backslash and control characters escaped, bytes that do not
-   form UTF-8 replaced by U+FFFD so every line parses. */
-static void put_json_string(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    putchar('"');
-    while (*p) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            putchar('\\');
-            putchar((int)c);
-            p++;
-            continue;
-        }
-        if (c < 0x20 || c == 0x7f) {
-            printf("\\u%04x", c);
-            p++;
-            continue;
-        }
-        if (c < 0x80) {
-            putchar((int)c);
-            p++;
-            continue;
-        }
-        int len = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-        if (c >= 0xF5)
-            len = 0;
-        uint32_t cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-        int ok = len > 0;
-        for (int k = 1; ok && k < len; k++) {
-            if ((p[k] & 0xC0) != 0x80)
-                ok = 0;
-            else
-                cp = cp << 6 | (p[k] & 0x3F);
-        }
-        if (ok && ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-                   (cp >= 0xD800 && cp <= 0xDFFF)))
-            ok = 0;
-        if (ok) {
-            fwrite(p, 1, (size_t)len, stdout);
-            p += len;
-        } else {
-            fputs("\\ufffd", stdout);
-            p++;
-        }
-    }
-    putchar('"');
-}
-
 static void clear_partial(struct live *lv)
 {
     if (lv->partial_visible) {
@@ -194,14 +145,9 @@ static void on_utterance(const voz_transcript *t, void *user)
     }
     if (lv->json) {
         printf("{\"start\":%.3f,\"end\":%.3f,\"text\":", t->start, t->end);
-        put_json_string(t->text);
-        fputs(",\"words\":[", stdout);
-        for (int i = 0; i < t->n_words; i++) {
-            fputs(i ? ",{\"word\":" : "{\"word\":", stdout);
-            put_json_string(t->words[i].text);
-            printf(",\"start\":%.3f,\"end\":%.3f}", t->words[i].start, t->words[i].end);
-        }
-        fputs("]}\n", stdout);
+        cli_json_string(t->text);
+        cli_json_words(t);
+        fputs("}\n", stdout);
     } else {
         printf("%s\n", t->text);
     }
