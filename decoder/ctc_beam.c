@@ -13,6 +13,7 @@
    the tree but is never output. Every beam entry carries the first/last frame of each
    of its labels along its best path, copied from the entry it came from. */
 #include "decoder/ctc.h"
+#include "decoder/logmath.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -302,18 +303,6 @@ void voz_ctc_beam_free(struct voz_ctc_beam *b)
 
 /* ---- search -------------------------------------------------------------------------- */
 
-static inline double lse(double a, double b)
-{
-    if (a < b) {
-        double t = a;
-        a = b;
-        b = t;
-    }
-    if (b == -INFINITY)
-        return a;
-    return a + log1p(exp(b - a));
-}
-
 static int hyp_new(struct voz_ctc_beam *b, int parent, int label, int trie, int last)
 {
     if (b->n_hyps == b->cap_hyps) {
@@ -369,8 +358,8 @@ static void cand_add(struct voz_ctc_beam *b, int t, int hyp, int parent, int lab
             break;
         }
     }
-    c->pb = lse(c->pb, pb);
-    c->pnb = lse(c->pnb, pnb);
+    c->pb = voz_log_add(c->pb, pb);
+    c->pnb = voz_log_add(c->pnb, pnb);
     double contrib = pb > pnb ? pb : pnb;
     if (contrib > c->best) {
         c->best = contrib;
@@ -429,7 +418,7 @@ static int frame_step(struct voz_ctc_beam *b, int t)
     for (int i = 0; i < b->n_cur; i++) {
         const struct entry *e = &b->cur[i];
         const struct hyp *h = &b->hyps[e->hyp];
-        const double total = lse(e->pb, e->pnb);
+        const double total = voz_log_add(e->pb, e->pnb);
         const int at_root = h->trie == 0;
         const int word_end = b->constrained && b->trie[h->trie].word;
 
@@ -443,7 +432,7 @@ static int frame_step(struct voz_ctc_beam *b, int t)
         int how = snb > sb && snb > ss ? REPEAT : KEEP;
         if (ss > sb && ss > snb && e->hyp > 0 && h->label == space)
             how = REPEAT;
-        cand_add(b, t, e->hyp, -1, -1, -1, -1, lse(sb, ss), snb, i, how);
+        cand_add(b, t, e->hyp, -1, -1, -1, -1, voz_log_add(sb, ss), snb, i, how);
 
         for (int k = h->child; k >= 0; k = b->hyps[k].sibling)
             b->kids[b->hyps[k].label] = k;
@@ -486,7 +475,7 @@ static int frame_step(struct voz_ctc_beam *b, int t)
     int n = 0;
     for (int i = 0; i < b->n_cands; i++) {
         struct cand *c = &b->cands[i];
-        c->total = lse(c->pb, c->pnb);
+        c->total = voz_log_add(c->pb, c->pnb);
         if (c->total == -INFINITY)
             continue;
         if (n < b->beam) {
@@ -620,7 +609,7 @@ int voz_ctc_beam_decode(struct voz_ctc_beam *b, const float *logprobs, int T, si
         const struct entry *first_e = NULL;
         for (int j = 0; j < b->n_cur; j++)
             if (answer_of(b, b->cur[j].hyp) == q) {
-                score = lse(score, lse(b->cur[j].pb, b->cur[j].pnb));
+                score = voz_log_add(score, voz_log_add(b->cur[j].pb, b->cur[j].pnb));
                 if (!first_e)
                     first_e = &b->cur[j]; /* entries are sorted: the best of the pair */
             }

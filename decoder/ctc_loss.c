@@ -11,6 +11,7 @@
    loss_scaled() pass; otherwise the log-space recursion (log-sum-exp per state,
    exact for -inf) redoes the call. */
 #include "decoder/ctc.h"
+#include "decoder/logmath.h"
 #include "common/util.h"
 
 #include <limits.h>
@@ -42,19 +43,6 @@ struct ctc_job {
     double *skipw;    /* [S+2] skip flags as 0.0 / 1.0, zero past the end */
     double *occ;      /* [C] posterior occupancy of each class at one frame */
 };
-
-/* log(exp(a) + exp(b)), exact for -inf arguments (no inf - inf). */
-static inline double lse2(double a, double b)
-{
-    if (a < b) {
-        double t = a;
-        a = b;
-        b = t;
-    }
-    if (b == -INFINITY)
-        return a;
-    return a + log1p(exp(b - a));
-}
 
 static inline double lse3(double a, double b, double c)
 {
@@ -298,14 +286,14 @@ static double loss_log(const struct ctc_job *j)
         int hi = 2 * t + 1 < S - 1 ? 2 * t + 1 : S - 1;
         a[0] = ap[0] + lp[j->blank];
         for (int s = 1; s <= hi; s++) {
-            double v = skip[s] ? lse3(ap[s], ap[s - 1], ap[s - 2]) : lse2(ap[s], ap[s - 1]);
+            double v = skip[s] ? lse3(ap[s], ap[s - 1], ap[s - 2]) : voz_log_add(ap[s], ap[s - 1]);
             a[s] = v + lp[ext[s]];
         }
         for (int s = hi + 1; s < S; s++)
             a[s] = -INFINITY;
     }
     a = j->alpha + (size_t)(T - 1) * S;
-    double logp = L > 0 ? lse2(a[S - 1], a[S - 2]) : a[S - 1];
+    double logp = L > 0 ? voz_log_add(a[S - 1], a[S - 2]) : a[S - 1];
     if (!(logp > -INFINITY)) {
         /* -inf log-probabilities can close every path; NaN input stays NaN. */
         zero_grad(j->dlogits, T, j->C, j->stride);
@@ -328,7 +316,7 @@ static double loss_log(const struct ctc_job *j)
             for (int s = 0; s < S; s++) {
                 double v = g[s];
                 if (s + 1 < S)
-                    v = s + 2 < S && skip[s + 2] ? lse3(v, g[s + 1], g[s + 2]) : lse2(v, g[s + 1]);
+                    v = s + 2 < S && skip[s + 2] ? lse3(v, g[s + 1], g[s + 2]) : voz_log_add(v, g[s + 1]);
                 b[s] = v;
             }
         for (int u = 0; u < j->U; u++)
