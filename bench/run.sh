@@ -1,14 +1,17 @@
 #!/bin/bash
 # bench/run.sh — `make bench`: voz next to PyTorch/torchaudio on the same inputs, model
-# shapes and thread counts (1 and 2: torch.set_num_threads(n) on one side, the net
-# workspace's threads + openblas_set_num_threads(n) on the other). Each case runs once
-# untimed, then REPS timed runs; the median is reported. Writes the table on stdout and
+# shapes and thread counts (1 and 2: torch.set_num_threads(n) on one side; on the voz
+# side openblas_set_num_threads(n), then a net workspace with n threads, which by the
+# library's design runs the two directions side by side and keeps OpenBLAS at one
+# thread; MFCC is single-threaded; CTC at 2 splits the batch over 2 threads). Each case
+# runs once untimed, then REPS timed runs; the median is reported. Writes the table on stdout and
 # bench/last.tsv (case voz reference unit speedup; speedup = reference / voz time, so
 # above 1 means voz is faster; '#' lines carry the date, CPU and environment).
 # Environment knobs (defaults in brackets):
 #   BENCH_THREADS ["1 2"]   BENCH_CASES [all]   BENCH_QUICK=1 (fewer repetitions)
 #   BENCH_BUILD [build/bench-release]   BENCH_WORK [build/bench]   BENCH_TSV [bench/last.tsv]
 #   BENCH_HOUR_S [3600] length of the transcription input, seconds
+#   BENCH_LIVE_S [40]   length of the live_latency input (played in real time), seconds
 #   BENCH_NOBUILD=1 use the binaries already in BENCH_BUILD (harness development)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +60,9 @@ blas=$("$BIN" info | awk -F'\t' '{ sub(/ +$/, "", $2); sep = (NR > 1) ? ", " : "
 envs=$(env | grep -E '^(OPENBLAS|OMP|MKL|GOTO)_' | sort | tr '\n' ' ')
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 say "cpu: $cpu, $(nproc) cpus; $torch_v; load $load"
+awk -v l="${load%% *}" 'BEGIN { exit !(l > 0.5) }' &&
+    note "load average $load at start: other jobs share the $(nproc) cpus, times are inflated"
+t_harness=$SECONDS
 
 # ---- sgemm peak -------------------------------------------------------------------------
 declare -A PEAK
@@ -234,8 +240,11 @@ tmp=$TSV.tmp.$$
     printf '# reference: %s (torch.set_num_threads = the @Nt suffix)\n' "$torch_v"
     printf '# voz: %s; net workspace threads and openblas_set_num_threads = the @Nt suffix\n' "$blas"
     printf '# env: %s\n' "${envs:-no OPENBLAS_/OMP_/MKL_ variables set}"
-    printf '# load average at start: %s; repetitions after one warm-up: %s fast, %s nets, %s train_step; median\n' \
-        "$load" "$R_FAST" "$R_NET" "$R_TRAIN"
+    printf '# load average at start: %s, at end: %s; harness wall time %d s\n' "$load" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)" $((SECONDS - t_harness))
+    printf '# repetitions after one warm-up: %s (mfcc, ctc_loss), %s (forward cases), %s (train_step); the median is reported\n' \
+        "$R_FAST" "$R_NET" "$R_TRAIN"
+    printf '# speedup = reference time / voz time for the same work (above 1: voz is faster); @Nt = threads on both sides\n'
     sed 's/^/# note: /' "$NOTES"
     awk -F'\t' '{ printf "# detail: %s %s: %s; agreement: %s\n", $1, $4, $8, $7 }' "$ROWS"
     printf 'case\tvoz\treference\tunit\tspeedup\n'
