@@ -38,10 +38,14 @@ void voz_clear_error(void) { err_buf[0] = 0; }
 
 voz_status voz_fail(voz_status s, const char *fmt, ...)
 {
+    /* Formatted aside first: callers wrap the previous reason by passing
+       voz_last_error() itself as an argument, which must not alias the output. */
+    char tmp[sizeof err_buf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(err_buf, tmp, sizeof tmp);
     return s;
 }
 
