@@ -348,6 +348,18 @@ static voz_status open_source(struct voz_audio *a, const char *path)
     return VOZ_OK;
 }
 
+/* Huge but finite samples (a float file may hold 1e30) overflow the resampler's
+   filter: its output is checked like the file's own samples. */
+static voz_status check_resampled(struct voz_audio *a, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(y[i]))
+            return voz_fail(VOZ_ERR_NONFINITE, "%s: resampling overflowed near frame %lld "
+                            "(%.3f s): the file holds samples too large for audio, expected about -1..1",
+                            a->name, (long long)a->frames_read, (double)a->frames_read / a->info.file_rate);
+    return VOZ_OK;
+}
+
 /* Prefixes the last error (from the resampler) with the file name. */
 static voz_status name_error(const char *name, voz_status s)
 {
@@ -482,6 +494,8 @@ voz_status voz_audio_read(struct voz_audio *a, float *buf, size_t max, size_t *g
                 s = name_error(a->name, s);
                 break;
             }
+            if ((s = check_resampled(a, buf + total, g)) != VOZ_OK)
+                break;
             total += g;
             if (total == max || (a->src_eof && g == 0))
                 break;
@@ -495,6 +509,8 @@ voz_status voz_audio_read(struct voz_audio *a, float *buf, size_t max, size_t *g
                     s = name_error(a->name, s);
                     break;
                 }
+                if ((s = check_resampled(a, buf + total, g)) != VOZ_OK)
+                    break;
                 total += g;
                 a->mono_len = 0;
             }
