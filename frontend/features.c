@@ -229,6 +229,18 @@ voz_status voz_features_compute(const voz_feature_params *p, const float *pcm, s
             voz_cmvn_running_apply(&r, out + t * (size_t)D);
         voz_cmvn_running_release(&r);
     }
+    /* Finite samples can still overflow the analysis (float files may hold values
+       like 1e30): such features are refused, never handed on. */
+    for (size_t i = 0; i < T * (size_t)D; i++)
+        if (!isfinite(out[i])) {
+            float peak = 0;
+            for (size_t k = 0; k < n; k++)
+                peak = fabsf(pcm[k]) > peak ? fabsf(pcm[k]) : peak;
+            free(out);
+            return voz_fail(VOZ_ERR_NONFINITE, "features: frame %zu of %zu is not finite: samples of magnitude "
+                            "up to %g overflow the analysis, expected audio within about -1..1", i / D, T,
+                            (double)peak);
+        }
     *feats = out;
     *T_out = T;
     return VOZ_OK;
