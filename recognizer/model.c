@@ -14,6 +14,19 @@
 
 static voz_status wrap(const char *name, struct voz_model_data *d, struct voz_model **out)
 {
+    /* A word list the alphabet cannot spell would fail every beam decode: refuse the
+       model now, naming the word, rather than each file later. */
+    if (d->n_words > 0) {
+        struct voz_ctc_beam *b = NULL;
+        if (voz_ctc_beam_create((const char *const *)d->classes, d->net.classes, d->blank,
+                                (const char *const *)d->words, d->n_words, 1, &b) != VOZ_OK) {
+            voz_status s = voz_fail(VOZ_ERR_FORMAT, "%s: the word list does not fit the alphabet: %s", name,
+                                    voz_last_error());
+            voz_model_data_release(d);
+            return s;
+        }
+        voz_ctc_beam_free(b);
+    }
     struct voz_model *m = calloc(1, sizeof *m);
     if (!m) {
         voz_model_data_release(d);
