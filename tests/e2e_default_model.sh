@@ -5,7 +5,7 @@
 # keeps out of training for the four training speakers (the fifth is held out entirely).
 # Environment: VOZ (binary, default build/release/voz), VOZ_SHARED (default ../shared).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 VOZ=${VOZ:-build/release/voz}
 FSDD=${VOZ_SHARED:-../shared}/data/fsdd
 MODEL=models/digits-en/digits-en.voz
