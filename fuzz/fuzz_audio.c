@@ -2,10 +2,12 @@
    input is an audio file image, read through voz_audio_open/read as the file's own
    rate and resampled to 16 kHz, and through voz_audio_load. Invariants: a refusal
    names the file; info is sane; every sample handed out is finite; an error is sticky;
-   output is bounded by what the file can hold (never by a size the header claims). */
+   output is bounded by what the file can hold (never by a size the header claims);
+   features of what was read are finite or refused as non-finite. */
 #include "fuzz/fuzz.h"
 #include "frontend/audio.h"
 #include "common/util.h"
+#include "frontend/mfcc.h"
 
 #include <math.h>
 
@@ -13,7 +15,7 @@
    length by 16000, and the fuzzer must not spend its time there. */
 #define FUZZ_AUDIO_MAX_OUT ((size_t)1 << 20)
 
-static void check_refusal(const char *path, voz_status s)
+static void audio_refusal(const char *path, voz_status s)
 {
     const char *e = voz_last_error();
     FUZZ_CHECK(s != VOZ_OK, "status %d", (int)s);
@@ -29,7 +31,7 @@ static size_t read_pass(const char *path, size_t size, int target_rate, float *b
     voz_status s = voz_audio_open(path, target_rate, &a);
     if (s != VOZ_OK) {
         FUZZ_CHECK(a == NULL, "handle returned with an error");
-        check_refusal(path, s);
+        audio_refusal(path, s);
         return 0;
     }
     const voz_audio_info *info = voz_audio_get_info(a);
@@ -43,7 +45,7 @@ static size_t read_pass(const char *path, size_t size, int target_rate, float *b
         size_t want = sizes[k % 6] < cap ? sizes[k % 6] : cap, got = 12345;
         s = voz_audio_read(a, buf, want, &got);
         if (s != VOZ_OK) {
-            check_refusal(path, s);
+            audio_refusal(path, s);
             FUZZ_CHECK(got == 0, "error with %zu samples", got);
             size_t again = 1;
             FUZZ_CHECK(voz_audio_read(a, buf, want, &again) == s && again == 0, "error is not sticky");
@@ -85,10 +87,19 @@ static int fuzz_audio_one(const uint8_t *data, size_t size)
         FUZZ_CHECK(n == native, "load gave %zu samples, reading gave %zu", n, native);
         for (size_t i = 0; i < n; i++)
             FUZZ_CHECK(isfinite(pcm[i]), "loaded sample %zu is %g", i, pcm[i]);
+        /* Finite samples may still be absurd (1e30): features are finite or refused. */
+        voz_feature_params fp = voz_feature_default_params();
+        float *feats = NULL;
+        size_t T = 0;
+        s = voz_features_compute(&fp, pcm, n, &feats, &T);
+        FUZZ_CHECK(s == VOZ_OK || s == VOZ_ERR_NONFINITE, "features: status %d: %s", (int)s, voz_last_error());
+        for (size_t i = 0; s == VOZ_OK && i < T * (size_t)voz_feature_dim(&fp); i++)
+            FUZZ_CHECK(isfinite(feats[i]), "feature %zu is %g", i, feats[i]);
+        free(feats);
         free(pcm);
     } else {
         FUZZ_CHECK(pcm == NULL && n == 0, "buffer returned with an error");
-        check_refusal(path, s);
+        audio_refusal(path, s);
     }
     close(fd);
     return 0;

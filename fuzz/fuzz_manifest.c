@@ -11,7 +11,7 @@
 
 #define FUZZ_MANIFEST_NAME "fuzzdir/m.tsv"
 
-static void check_named(voz_status s, const char *name)
+static void manifest_refusal(voz_status s, const char *name)
 {
     const char *e = voz_last_error();
     size_t n = strlen(name);
@@ -20,7 +20,7 @@ static void check_named(voz_status s, const char *name)
     FUZZ_CHECK(!strchr(e, '\n'), "message '%s' is not one line", e);
 }
 
-static void check_rows(const struct voz_manifest *m, const struct voz_alphabet *alpha, int lines)
+static void manifest_rows(const struct voz_manifest *m, const struct voz_alphabet *alpha, int lines)
 {
     FUZZ_CHECK(m->n_rows >= 0 && m->n_duplicates >= 0 && m->n_duplicates <= m->n_rows, "%d rows, %d duplicates",
                m->n_rows, m->n_duplicates);
@@ -52,14 +52,14 @@ static void parse_with(const char *text, size_t len, const struct voz_alphabet *
     struct voz_manifest strict, lax;
     voz_status s1 = voz_manifest_parse(text, len, FUZZ_MANIFEST_NAME, alpha, 0, &strict);
     if (s1 == VOZ_OK)
-        check_rows(&strict, alpha, lines);
+        manifest_rows(&strict, alpha, lines);
     else
-        check_named(s1, FUZZ_MANIFEST_NAME);
+        manifest_refusal(s1, FUZZ_MANIFEST_NAME);
     voz_status s2 = voz_manifest_parse(text, len, FUZZ_MANIFEST_NAME, alpha, 1, &lax);
     if (s2 == VOZ_OK)
-        check_rows(&lax, alpha, lines);
+        manifest_rows(&lax, alpha, lines);
     else
-        check_named(s2, FUZZ_MANIFEST_NAME);
+        manifest_refusal(s2, FUZZ_MANIFEST_NAME);
     if (s1 == VOZ_OK) {
         FUZZ_CHECK(s2 == VOZ_OK, "skip_bad refuses what strict mode accepts: %s", voz_last_error());
         FUZZ_CHECK(lax.n_rows == strict.n_rows, "skip_bad gives %d rows, strict %d", lax.n_rows, strict.n_rows);
@@ -107,7 +107,7 @@ static int fuzz_manifest_one(const uint8_t *data, size_t size)
         voz_words_free(words, n);
     } else {
         FUZZ_CHECK(!words && !n, "words returned with an error");
-        check_named(s, path);
+        manifest_refusal(s, path);
     }
     close(fd);
     return 0;

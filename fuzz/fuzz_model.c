@@ -15,7 +15,7 @@
 /* Work the transcription stage may cost: frames x weights multiply-adds. */
 #define FUZZ_MODEL_MAX_WORK 20000000.0
 
-static void check_refusal(voz_status s)
+static void model_refusal(voz_status s)
 {
     const char *e = voz_last_error();
     size_t n = strlen(FUZZ_MODEL_NAME);
@@ -37,7 +37,7 @@ static void transcribe_small(const void *img, size_t size, const struct voz_mode
         /* Loading adds checks across sections (the word list must fit the alphabet). */
         FUZZ_CHECK(s == VOZ_ERR_FORMAT && !m, "parsed but does not load: status %d: %s", (int)s,
                    voz_last_error());
-        check_refusal(s);
+        model_refusal(s);
         return;
     }
     size_t n = (size_t)(0.3 * d->sample_rate);
@@ -83,7 +83,7 @@ static void parse_one(const uint8_t *data, size_t size)
     struct voz_model_data d;
     voz_status s = voz_model_data_parse(data, size, FUZZ_MODEL_NAME, &d);
     if (s != VOZ_OK) {
-        check_refusal(s);
+        model_refusal(s);
         return;
     }
     size_t nf = voz_net_num_floats(&d.net);
