@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$crashes"
     dict=()
     [ -e "fuzz/$t.dict" ] && dict=(-dict="$root/fuzz/$t.dict")
-    before=$(ls "$crashes" | wc -l)
+    before=$(ls "$crashes" | wc -l) t0=$SECONDS
     # -malloc_limit_mb: an allocation sized from a lying header is a failure even when
     # the machine could satisfy it. -timeout: a hang is one too. The fuzzer runs in
     # its own folder, where -jobs mode leaves its fuzz-N.log files.
@@ -69,11 +69,11 @@ for t in "${targets[@]}"; do
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
     if [ $rc -ne 0 ] || [ "$after" -gt "$before" ]; then
         failed+=("$t")
-        echo "FAIL fuzz_$t: exit $rc after ${secs}s, ${execs:-?} runs, $cov; new inputs in $crashes:"
+        echo "FAIL fuzz_$t: exit $rc after $((SECONDS - t0))s, ${execs:-?} runs, $cov; new inputs in $crashes:"
         ls -t "$crashes" | head -n 5 | sed 's/^/     /'
         grep -m 1 -A 12 -E 'ERROR: |invariant|runtime error' "$log" | sed 's/^/     /'
     else
-        echo "ok   fuzz_$t: ${secs}s, ${execs:-?} runs, $cov, corpus $(ls "$corpus" | wc -l) files"
+        echo "ok   fuzz_$t: $((SECONDS - t0))s, ${execs:-?} runs, $cov, corpus $(ls "$corpus" | wc -l) files"
     fi
 done
 [ ${#failed[@]} -eq 0 ] || { echo "failed: ${failed[*]} (logs: $B/fuzz_*.log)"; exit 1; }
