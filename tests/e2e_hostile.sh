@@ -349,6 +349,21 @@ for f in silence.wav short.wav no_samples.wav header_only.wav; do
     fi
 done
 
+# A data chunk cut short (the header claims all of it, the file ends half-way): what
+# is there is read, exactly the samples a clean file of that length holds.
+half=$(( ($(stat -c %s "$CLEAN") - 44) / 4 ))
+h wav "$CLEAN" "$tmp/cut_short.wav" cut=$((44 + 2 * half))
+sox -q -R "$CLEAN" "$tmp/half.wav" trim 0 "${half}s"
+run transcribe -m "$MODEL" "$tmp/cut_short.wav"
+"$VOZ" features -m "$MODEL" "$tmp/half.wav" >"$tmp/half.feat" 2>&1
+"$VOZ" features -m "$MODEL" "$tmp/cut_short.wav" >"$tmp/cut.feat" 2>&1
+if [ "$rc" -eq 0 ] && [ -z "$err" ] && [ "$out" = "$("$VOZ" transcribe -m "$MODEL" "$tmp/half.wav")" ] &&
+    cmp_msg=$(same_features "$tmp/half.feat" "$tmp/cut.feat"); then
+    ok "data chunk cut half-way: its $half samples are read ('$out', $cmp_msg)"
+else
+    bad "data chunk cut half-way" "exit $rc, '$out'" "$err" "${cmp_msg:-}"
+fi
+
 # ---- 3. non-finite samples: exit 1, the position named -------------------------------
 h float "$tmp/nan.wav" 16000 16000 12345 nan
 h float "$tmp/inf.wav" 16000 16000 777 inf
@@ -383,6 +398,22 @@ for cmd in transcribe live features; do
     expect_fail "$cmd: a directory" "$tmp/a directory.wav" "directory" -- "${pre[@]}" "$tmp/a directory.wav"
     expect_fail "$cmd: a missing file" "$tmp/missing.wav" "No such file" -- "${pre[@]}" "$tmp/missing.wav"
 done
+# Standard input: the same checks, named "standard input".
+"$VOZ" transcribe -m "$MODEL" - <"$tmp/text.wav" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] && [ "$(grep -c '' "$tmp/err")" -eq 1 ] &&
+    grep -q '^voz: .*standard input: not a supported audio file' "$tmp/err"; then
+    ok "text on standard input: $(cat "$tmp/err")"
+else
+    bad "text on standard input" "exit $rc" "$(cat "$tmp/err")"
+fi
+printf '' | "$VOZ" transcribe -m "$MODEL" - >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] && grep -q '^voz: .*standard input: is empty' "$tmp/err" && [ "$(grep -c '' "$tmp/err")" -eq 1 ]; then
+    ok "an empty pipe: $(cat "$tmp/err")"
+else
+    bad "an empty pipe" "exit $rc" "$(cat "$tmp/err")"
+fi
 # Root reads any file: then the unreadable case runs as nobody (when setpriv can).
 as_user=()
 if [ "$(id -u)" -eq 0 ]; then
