@@ -28,7 +28,9 @@ mkdir -p "$B" && B=$(cd "$B" && pwd)
 command -v clang >/dev/null || { echo "fuzz/run.sh: clang not found" >&2; exit 1; }
 
 # The library with coverage instrumentation; the Makefile's SANITIZE=1 adds ASan + UBSan.
-make -s CC=clang SANITIZE=1 BUILD="${B#"$root"/}/lf" CFLAGS=-fsanitize=fuzzer-no-link "$B/lf/libvoz.a" >/dev/null || exit 1
+# (The Makefile names its targets by the BUILD given, so both must be spelled alike.)
+lf=${B#"$root"/}/lf
+make -s CC=clang SANITIZE=1 BUILD="$lf" CFLAGS=-fsanitize=fuzzer-no-link "$lf/libvoz.a" >/dev/null || exit 1
 PKGS="sndfile soxr kissfft-float openblas portaudio-2.0"
 mkdir -p "$B/bin"
 for t in "${targets[@]}"; do
