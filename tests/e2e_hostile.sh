@@ -538,6 +538,21 @@ train_case "a text file as audio names the line" 1 "set.tsv:2: cannot read audio
     "clips/a.wav\tseven\nclips/text.wav\tseven\n"
 train_case "a directory as audio names the line" 1 "set.tsv:1: cannot read audio" "clips\tseven\n"
 train_case "no tab on a line" 1 "set.tsv:2: expected 'path<TAB>transcript'" "clips/a.wav\tseven\nclips/b.wav seven\n"
+# An absurd learning rate (e2e_train.sh checks the skipped-batch counts): no NaN or
+# Inf in any saved file, the model loads, the checkpoint resumes.
+printf 'clips/a.wav\tseven three nine two\nclips/b.wav\tseven three nine two\n' >"$m/lr.tsv"
+LR=(--train "$m/lr.tsv" --sample-rate 16000 --cell rnn_relu --layers 1 --hidden 16 --epochs 3 --batch-size 1
+    --lr 1e6 --threads 1 --seed 5)
+"$VOZ" train --out "$m/lr.voz" "${LR[@]}" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+nan_files=$(grep -liE '(^|[^a-z])(nan|inf)' "$m/lr.voz.log.csv" "$m/lr.voz.curve.svg" 2>/dev/null | tr '\n' ' ')
+if [ "$rc" -eq 0 ] && [ -z "$nan_files" ] && "$VOZ" info "$m/lr.voz" >/dev/null 2>&1 &&
+    "$VOZ" train --out "$m/lr.voz" "${LR[@]}" --epochs 4 --resume >/dev/null 2>"$tmp/err2" &&
+    grep -q 'resuming from' "$tmp/err2"; then
+    ok "lr 1e6: $(cat "$tmp/out"); no NaN/Inf in the log or curve, model and checkpoint load"
+else
+    bad "lr 1e6" "exit $rc, NaN/Inf in: $nan_files" "$(tail -n 2 "$tmp/err" "$tmp/err2" 2>/dev/null)"
+fi
 # eval: the same messages with the line
 printf 'clips/a.wav\tseven three nine two\nclips/nan.wav\tseven\n' >"$m/eval.tsv"
 expect_fail "eval: NaN row" "eval.tsv:2" "frame 12345" -- eval -m "$MODEL" "$m/eval.tsv"
