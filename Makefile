@@ -16,10 +16,11 @@ endif
 
 VERSION  := 0.1.0
 PKGS     := sndfile soxr kissfft-float openblas portaudio-2.0
-# Debian packages behind every pkg-config module and tool the build, tests and demo use.
+# Debian packages behind every pkg-config module and tool the build, tests and demo use
+# (python3: standard library only, for test helpers; valgrind: the leak checks).
 DEB_PKGS := build-essential pkg-config libsndfile1-dev libsoxr-dev libkissfft-dev \
             libopenblas-dev portaudio19-dev libasound2-dev libcmocka-dev alsa-utils \
-            espeak-ng sox
+            espeak-ng sox python3 valgrind
 
 CC       ?= cc
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
