@@ -902,18 +902,18 @@ static void cmd_info(void)
            openblas_get_corename(), openblas_get_num_threads());
 }
 
-/* A stand-in with the shape of models/digits-en/recipe.sh (3-layer BiLSTM, H = 128,
-   39 features, 16 kHz, blank + space + a-z + apostrophe, digit word list) and random
+/* A stand-in with the shape of models/digits-en/recipe.sh (2-layer BiLSTM, H = 128,
+   39 features, 8 kHz, blank + space + a-z + apostrophe, digit word list) and random
    weights: it lets transcribe_1h measure time and memory before a trained model
    exists. Its transcripts are meaningless and the harness says so. */
 static void cmd_mkmodel(const char *out)
 {
     static char *classes[29], *words[10];
     static char letters[29][2];
-    struct voz_model_data m = { .sample_rate = 16000, .feat = voz_feature_default_params(), .blank = 0 };
-    m.feat.sample_rate = 16000;
+    struct voz_model_data m = { .sample_rate = 8000, .feat = voz_feature_default_params(), .blank = 0 };
+    m.feat.sample_rate = 8000;
     m.net = (voz_net_config){ .cell = VOZ_CELL_LSTM, .input_dim = voz_feature_dim(&m.feat), .hidden = 128,
-                              .layers = 3, .bidirectional = 1, .classes = 29 };
+                              .layers = 2, .bidirectional = 1, .classes = 29 };
     check(voz_net_config_check(&m.net), "stand-in model");
     classes[0] = "";
     classes[1] = " ";
