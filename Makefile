@@ -124,6 +124,11 @@ fixtures:
 bench:
 	./bench/run.sh
 
+# libFuzzer targets (clang, ASan + UBSan) for FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz:
+	./fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
 	rm -rf build voz
 
