@@ -100,6 +100,9 @@ static void print_json(const char *file, const voz_transcript *t)
 static void report_failure(const char *file, voz_status s)
 {
     const char *why = voz_last_error();
+    /* The library calls "-" "standard input" in its messages. */
+    if (!strcmp(file, "-"))
+        file = "standard input";
     size_t fl = strlen(file);
     fflush(stdout);
     if (!why[0])
