@@ -117,7 +117,7 @@ results=$hw/results.txt
     done
 } | tee "$results.tmp"
 mv "$results.tmp" "$results"
-if [ -n "$out" ]; then
+if [ -n "$out" ] && [ $eval_only = 0 ]; then
     step "install $out"
     mkdir -p "$(dirname "$out")"
     for ext in "" .log.csv .curve.svg; do
