@@ -713,7 +713,9 @@ static void hw_put(struct hour_writer *w, const float *x, size_t n)
 /* Utterances of 3 to 6 FSDD digits (80-250 ms apart) separated by 0.6-2 s of near
    silence, cycling through every clip in a seeded order, until SECONDS are written.
    After a 1 s lead-in. OUT.ref.txt gets one line per utterance: start (s), the spoken
-   digits, end of its last clip (s); the last clip may be cut short by the end of the file. */
+   digits, end of its last clip (s); OUT.clips.tsv one line per clip: start, end, word.
+   The last clip may be cut short by the end of the file. FSDD clips are trimmed to
+   their speech, so a clip's end is where its speech ends. */
 static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *out)
 {
     DIR *d = opendir(fsdd);
@@ -746,16 +748,18 @@ static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *o
         names[j] = t;
     }
 
-    char tmp[4096], refpath[4096];
+    char tmp[4096], refpath[4096], clippath[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
     snprintf(refpath, sizeof refpath, "%s.ref.txt", out);
+    snprintf(clippath, sizeof clippath, "%s.clips.tsv", out);
     SF_INFO oi = { .samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
     size_t target = (size_t)(seconds * rate), next = 0, words = 0;
     struct hour_writer w = { .sf = sf_open(tmp, SFM_WRITE, &oi), .path = tmp, .limit = target, .noise = 3e-4 };
     if (!w.sf)
         die(1, "%s: %s", tmp, sf_strerror(NULL));
-    struct voz_atomic_file ref;
+    struct voz_atomic_file ref, clips;
     check(voz_atomic_open(&ref, refpath), refpath);
+    check(voz_atomic_open(&clips, clippath), clippath);
 
     float *clip = NULL, *res = NULL;
     size_t clip_cap = 0, res_cap = 0;
@@ -801,8 +805,10 @@ static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *o
                 x = res;
                 nx = done;
             }
+            double c0 = (double)(w.written + w.fill) / rate;
             hw_put(&w, x, nx);
             t_end = (double)(w.written + w.fill) / rate;
+            fprintf(clips.fp, "%.4f\t%.4f\t%s\n", c0, t_end, digit_words[nm[0] - '0']);
             hw_put(&w, NULL, (size_t)((0.08 + 0.17 * rng_uniform()) * rate));
             fprintf(ref.fp, "%s%s", u ? " " : "", digit_words[nm[0] - '0']);
             words++;
@@ -816,6 +822,7 @@ static void cmd_mkhour(const char *fsdd, int rate, double seconds, const char *o
     if (rename(tmp, out) != 0)
         die(1, "%s: cannot rename to %s: %s", tmp, out, strerror(errno));
     check(voz_atomic_commit(&ref), refpath);
+    check(voz_atomic_commit(&clips), clippath);
     printf("%s\t%.1f s\t%d Hz\t%zu digits\n", out, (double)w.written / rate, rate, words);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
