@@ -1,6 +1,7 @@
 """bench/ref_common.py — what the PyTorch reference scripts share: the input folder
 written by `bench gen`, thread setup, the warm-up + median timer and the result line
 (the same tab-separated shape bench.c prints, plus the agreement with voz's output)."""
+import ctypes
 import os
 import sys
 import time
@@ -9,12 +10,28 @@ import numpy as np
 import torch
 
 
+def blas_threads(n=None):
+    """Debian's torch does its GEMMs in the system BLAS (OpenBLAS, pthreads build), whose
+    own thread pool torch.set_num_threads() leaves at the core count. Sets it to n (when
+    given) so 'n threads' holds for torch as for voz; returns the count in effect, or 0
+    when the BLAS is not OpenBLAS."""
+    try:
+        lib = ctypes.CDLL("libblas.so.3")
+        lib.openblas_get_num_threads.restype = ctypes.c_int
+        if n is not None:
+            lib.openblas_set_num_threads(ctypes.c_int(n))
+        return lib.openblas_get_num_threads()
+    except (OSError, AttributeError):
+        return 0
+
+
 def setup(argv, usage):
-    """Parses THREADS REPS DIR, sets torch's intra-op threads, returns them."""
+    """Parses THREADS REPS DIR, sets torch's intra-op threads (and its BLAS's), returns them."""
     if len(argv) != 3:
         sys.exit("usage: " + usage)
     threads, reps, folder = int(argv[0]), int(argv[1]), argv[2]
     torch.set_num_threads(threads)
+    blas_threads(threads)
     torch.manual_seed(0)
     return threads, reps, folder
 
@@ -53,7 +70,9 @@ def time_case(fn, reps):
 
 
 def report(case, threads, timing, check_value, maxdiff):
-    """case, threads, median ms, min, max, check value, max |voz - torch| (nan: not compared)."""
+    """case, threads, median ms, min, max, check value, max |voz - torch| (nan: not
+    compared), OpenBLAS threads in effect."""
     med, lo, hi = timing
-    print("%s\t%d\t%.4f\t%.4f\t%.4f\t%.9g\t%.3g" % (case, threads, med, lo, hi, check_value, maxdiff))
+    print("%s\t%d\t%.4f\t%.4f\t%.4f\t%.9g\t%.3g\t%d" % (case, threads, med, lo, hi, check_value, maxdiff,
+                                                       blas_threads()))
     sys.stdout.flush()

@@ -1,6 +1,7 @@
 #!/bin/bash
 # bench/run.sh — `make bench`: voz next to PyTorch/torchaudio on the same inputs, model
-# shapes and thread counts (1 and 2: torch.set_num_threads(n) on one side; on the voz
+# shapes and thread counts (1 and 2: torch.set_num_threads(n) and openblas_set_num_threads(n)
+# for the OpenBLAS Debian's torch does its GEMMs in, on one side; on the voz
 # side openblas_set_num_threads(n), then a net workspace with n threads, which by the
 # library's design runs the two directions side by side and keeps OpenBLAS at one
 # thread; MFCC is single-threaded; CTC at 2 splits the batch over 2 threads). Each case
@@ -122,7 +123,7 @@ for t in $THREADS; do
         fi
         [[ "$agree" == *MISMATCH* ]] && note "$c@${t}t: voz and torch disagree: $agree"
         printf '%s@%st\t%s\t%s\tms\t%s\t%s\t%s\t%s\n' "$c" "$t" "$vms" "$rms" "$speed" "${gflop:--}" "$agree" \
-            "voz min/max $(cut -f4,5 <<<"$v" | tr '\t' /) ms (OpenBLAS threads $(cut -f8 <<<"$v")), torch min/max $(cut -f4,5 <<<"$rf" | tr '\t' /) ms" >>"$ROWS"
+            "voz min/max $(cut -f4,5 <<<"$v" | tr '\t' /) ms (OpenBLAS threads $(cut -f8 <<<"$v")), torch min/max $(cut -f4,5 <<<"$rf" | tr '\t' /) ms (OpenBLAS threads $(cut -f8 <<<"$rf"))" >>"$ROWS"
     done
 done
 
@@ -244,7 +245,7 @@ tmp=$TSV.tmp.$$
 {
     printf '# voz bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     printf '# cpu: %s (%s cpus); %s\n' "$cpu" "$(nproc)" "$(uname -sr)"
-    printf '# reference: %s (torch.set_num_threads = the @Nt suffix)\n' "$torch_v"
+    printf '# reference: %s; torch.set_num_threads and the OpenBLAS pool torch calls = the @Nt suffix\n' "$torch_v"
     printf '# voz: %s; net workspace threads and openblas_set_num_threads = the @Nt suffix\n' "$blas"
     printf '# env: %s\n' "${envs:-no OPENBLAS_/OMP_/MKL_ variables set}"
     printf '# load average at start: %s, at end: %s; harness wall time %d s\n' "$load" \
