@@ -64,9 +64,11 @@ $(DEPS_STAMP): Makefile
 	@./tools/install-deps.sh $(DEB_PKGS)
 	@mkdir -p build && touch $@
 
-# A convenience link at the top of the tree for the release binary.
+# A convenience link at the top of the tree, to the release binary only (sanitizer
+# and debug builds leave it alone).
+.PHONY: voz
 voz: $(VOZ)
-	@ln -sf $(VOZ) voz
+	@$(if $(filter build/release,$(BUILD)),ln -sfn $(VOZ) voz,:)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -353,6 +353,9 @@ int cmd_live(int argc, char **argv)
     if (input) {
         if ((s = voz_capture_open_file(input, rate, realtime, 0, &cap)) != VOZ_OK)
             cli_die(1, "%s", voz_last_error());
+        if (lv.verbose)
+            fprintf(stderr, "voz: replaying '%s'%s, recognizing at %d Hz\n", input,
+                    realtime ? " at real-time speed" : "", rate);
     } else {
         voz_capture_params cp = { .device = device, .rate = rate, .quiet = !lv.verbose, .buffer_s = 0,
                                   .timeout_s = OPEN_TIMEOUT_S };

@@ -34,7 +34,10 @@ int main(int argc, char **argv)
 }
 C
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
-cc -Wall -Werror "$tmp/example.c" -o "$tmp/example" $(pkg-config --cflags --libs voz) ||
+# A sanitizer build installs an instrumented library: its users link the runtimes too.
+san=()
+case "${BUILD:-}" in *asan*) san=(-fsanitize=address,undefined) ;; esac
+cc -Wall -Werror "${san[@]}" "$tmp/example.c" -o "$tmp/example" $(pkg-config --cflags --libs voz) ||
     fail "the example does not build against the installed library"
 clip=$(ls tests/fixtures/e2e/*.wav | head -n 1)
 want=$(cat tests/fixtures/e2e/transcript.txt 2>/dev/null || "$VOZ" transcribe -m tests/fixtures/e2e/model.voz --decoder greedy "$clip")

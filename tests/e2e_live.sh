@@ -252,9 +252,12 @@ live "$tmp/o5" "$tmp/e5" 'grep -q overflow "$err"' VOZ_LIVE_BUFFER_S=0.05 -- --d
 echo "ok: an overflow is warned about once and capture goes on"
 
 # SIGINT while the first string is being spoken (speech from 1.0 s; paced replay).
-"$VOZ" live "${model_args[@]}" --input "$tmp/two.wav" --realtime > "$tmp/o6" 2> "$tmp/e6" &
+# The clock starts when the replay does (--verbose announces it), not when voz starts:
+# loading takes longer under sanitizers or a loaded machine.
+"$VOZ" live "${model_args[@]}" --input "$tmp/two.wav" --realtime --verbose > "$tmp/o6" 2> "$tmp/e6" &
 pid=$!
 pids+=("$pid")
+for _ in $(seq 1 200); do grep -q "replaying" "$tmp/e6" 2>/dev/null && break; sleep 0.05; done
 sleep 1.6
 kill -INT "$pid"
 wait "$pid"
