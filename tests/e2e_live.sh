@@ -102,10 +102,10 @@ expect2="${words[2]} ${words[9]}"
 say() { # OUT DIGITS...
     local out=$1; shift
     if [ "$source" = fsdd ]; then
-        # Held-out takes (45-49) of a training speaker, 150 ms apart.
+        # Takes 45-49 of jackson, a training speaker (takes held out of training), 150 ms apart.
         local parts=() k=45
         for d in "$@"; do
-            local f="$FSDD/${d}_george_$k.wav"
+            local f="$FSDD/${d}_jackson_$k.wav"
             [ -e "$f" ] || fail "$f is missing (set VOZ_SHARED)"
             sox "$f" -r "$rate" "$tmp/part$k.wav" pad 0 0.15 || fail "sox cannot read $f"
             parts+=("$tmp/part$k.wav"); k=$((k + 1))
@@ -159,6 +159,9 @@ printf '%s\n%s\n' "$expect1" "$expect2" > "$tmp/want2"
 exact=1
 for k in 1 2; do
     if ! cmp -s "$tmp/ref$k" "$tmp/want$k"; then
+        # The embedded digits model must get these right; only other models may not.
+        [ "$source" = fsdd ] && [ -z "${VOZ_E2E_MODEL:-}" ] &&
+            fail "the embedded model says '$(paste -sd'|' "$tmp/ref$k")' for '$(paste -sd'|' "$tmp/want$k")' in batch"
         exact=0
         echo "note: in batch the model says '$(paste -sd'|' "$tmp/ref$k")' for '$(paste -sd'|' "$tmp/want$k")':" \
              "the expected words are not checked (model not good enough yet), only agreement with batch"
