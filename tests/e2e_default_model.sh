@@ -11,10 +11,8 @@ FSDD=${VOZ_SHARED:-../shared}/data/fsdd
 MODEL=models/digits-en/digits-en.voz
 NEED=95
 
-if [ ! -e "$MODEL" ]; then
-    echo "SKIP: $MODEL does not exist yet (train it with models/digits-en/recipe.sh)"
-    exit 0
-fi
+[ -e "$MODEL" ] || { echo "FAIL: $MODEL is missing (models/digits-en/recipe.sh rebuilds it)"; exit 1; }
+"$VOZ" info | grep -q "digits-en" || { echo "FAIL: $VOZ has no embedded digits-en model"; exit 1; }
 [ -x "$VOZ" ] || { echo "FAIL: $VOZ is not an executable voz"; exit 1; }
 [ -d "$FSDD" ] || { echo "FAIL: $FSDD is missing (set VOZ_SHARED)"; exit 1; }
 
