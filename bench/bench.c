@@ -13,6 +13,7 @@
 #include "decoder/ctc.h"
 
 #include <cblas.h>
+#include <kiss_fftr.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -672,6 +673,70 @@ static void cmd_parts(int B, int T)
         voz_free_aligned(w_hh[k]);
 }
 
+/* ---- bench parts mfcc: the MFCC case's frame loop, piece by piece ---------------------- */
+
+/* For the 60 s / 16 kHz case (5998 frames of 400 samples, FFT 512): the whole per-frame
+   computer, the kiss_fftr call alone (the floor of any design that keeps one scalar
+   kissfft per frame) and the 23 x 257 mel weighting done as one sgemm over all frames. */
+static void cmd_parts_mfcc(const char *dir)
+{
+    size_t n = (size_t)MFCC_RATE * MFCC_SECONDS;
+    voz_feature_params p = voz_feature_default_params();
+    p.sample_rate = MFCC_RATE;
+    p.dither = 0;
+    p.delta_order = 0;
+    p.cmvn = VOZ_CMVN_NONE;
+    float *pcm = read_raw(dir, "audio.f32", n * sizeof(float));
+    size_t T = voz_mfcc_num_frames(&p, n), L = voz_mfcc_frame_length(&p), S = voz_mfcc_frame_shift(&p);
+    const int N = 512, K = N / 2 + 1, M = 23;
+    struct voz_mfcc *m;
+    check(voz_mfcc_create(&p, &m), "mfcc");
+    float out[64], *x = voz_alloc_aligned((size_t)N * sizeof *x);
+    float *pow = voz_alloc_aligned(T * K * sizeof *pow), *mel = voz_alloc_aligned(T * M * sizeof *mel);
+    float *w = voz_alloc_aligned((size_t)K * M * sizeof *w);
+    kiss_fft_cpx *spec = xmalloc((size_t)K * sizeof *spec);
+    kiss_fftr_cfg cfg = kiss_fftr_alloc(N, 0, NULL, NULL);
+    if (!x || !pow || !mel || !w || !cfg)
+        die(1, "out of memory");
+    for (int i = 0; i < K * M; i++)
+        w[i] = (float)rng_uniform();
+    double best[3] = { 1e30, 1e30, 1e30 };
+    volatile float sink = 0;
+    openblas_set_num_threads(1);
+    for (int r = 0; r < 5; r++) {
+        double t0 = voz_now();
+        for (size_t f = 0; f < T; f++)
+            voz_mfcc_compute_frame(m, pcm + f * S, out);
+        double t1 = voz_now();
+        for (size_t f = 0; f < T; f++) {
+            memcpy(x, pcm + f * S, L * sizeof *x);
+            memset(x + L, 0, (N - L) * sizeof *x);
+            kiss_fftr(cfg, x, spec);
+            pow[f * K] = spec[1].r;
+        }
+        double t2 = voz_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, M, K, 1.0f, pow, K, w, M, 0.0f, mel, M);
+        double t3 = voz_now();
+        double dt[3] = { t1 - t0, t2 - t1, t3 - t2 };
+        for (int k = 0; k < 3; k++)
+            best[k] = dt[k] < best[k] ? dt[k] : best[k];
+        sink += out[0] + mel[0];
+    }
+    (void)sink;
+    /* piece, ms (best of 5) */
+    printf("mfcc_compute_frame_x%zu\t%.2f\n", T, best[0] * 1e3);
+    printf("kiss_fftr_512_x%zu\t%.2f\n", T, best[1] * 1e3);
+    printf("mel_as_one_sgemm\t%.2f\n", best[2] * 1e3);
+    kiss_fftr_free(cfg);
+    free(spec);
+    voz_mfcc_free(m);
+    voz_free_aligned(x);
+    voz_free_aligned(pow);
+    voz_free_aligned(mel);
+    voz_free_aligned(w);
+    free(pcm);
+}
+
 /* ---- bench mkhour FSDD_DIR RATE SECONDS OUT.wav -------------------------------------- */
 
 static int cmp_str(const void *a, const void *b)
@@ -971,6 +1036,7 @@ static void usage(void)
           "       bench mkhour FSDD_DIR RATE SECONDS OUT.wav\n"
           "       bench modelrate [MODEL]\n"
           "       bench parts B T\n"
+          "       bench parts mfcc DIR\n"
           "       bench mkmodel OUT.voz\n"
           "       bench wer REF.txt HYP.txt\n", stderr);
     exit(2);
@@ -995,6 +1061,8 @@ int main(int argc, char **argv)
         cmd_wer(argv[2], argv[3]);
     else if (!strcmp(argv[1], "mkmodel") && argc == 3)
         cmd_mkmodel(argv[2]);
+    else if (!strcmp(argv[1], "parts") && argc == 4 && !strcmp(argv[2], "mfcc"))
+        cmd_parts_mfcc(argv[3]);
     else if (!strcmp(argv[1], "parts") && argc == 4)
         cmd_parts(parse_int(argv[2], 1, 64, "B"), parse_int(argv[3], 1, 10000, "T"));
     else if (!strcmp(argv[1], "modelrate") && argc <= 3)

@@ -246,7 +246,7 @@ tmp=$TSV.tmp.$$
     printf '# voz bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     printf '# cpu: %s (%s cpus); %s\n' "$cpu" "$(nproc)" "$(uname -sr)"
     printf '# reference: %s; torch.set_num_threads and the OpenBLAS pool torch calls = the @Nt suffix\n' "$torch_v"
-    printf '# voz: %s; net workspace threads and openblas_set_num_threads = the @Nt suffix\n' "$blas"
+    printf '# voz: %s; @Nt = openblas_set_num_threads(N) then a net workspace of N threads (the library then keeps OpenBLAS at 1 and runs the two directions on N threads; per-row OpenBLAS threads in the details)\n' "$blas"
     printf '# env: %s\n' "${envs:-no OPENBLAS_/OMP_/MKL_ variables set}"
     printf '# load average at start: %s, at end: %s; harness wall time %d s\n' "$load" \
         "$(cut -d' ' -f1-3 /proc/loadavg)" $((SECONDS - t_harness))
