@@ -1,7 +1,8 @@
 /* bench/bench.c — the voz side of `make bench`. It writes the inputs both sides share
    (audio, features, labels, log-probabilities, network parameters), times each case on
    the voz library, measures the machine's sgemm peak and builds the one-hour file for
-   the transcription case. bench/run.sh drives it next to the PyTorch scripts ref_*.py.
+   the transcription case (plus its WER); `parts` times the pieces of a case in isolation
+   for the analysis in bench/RESULTS.md. bench/run.sh drives it next to ref_*.py.
    Shapes follow acoustic/net.h: B batch, T frames, I input size, H hidden size, G gate
    rows, D = H * dirs, C classes, L label length; activations are time-major [T][B][*]. */
 #include "voz.h"
