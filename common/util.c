@@ -45,6 +45,11 @@ voz_status voz_fail(voz_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    /* Messages quote names from untrusted files (tensor names, words, paths): control
+       characters become '?' so that a reason is always exactly one line. */
+    for (char *p = tmp; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     memcpy(err_buf, tmp, sizeof tmp);
     return s;
 }

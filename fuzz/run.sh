@@ -60,10 +60,13 @@ for t in "${targets[@]}"; do
     # its own folder, where -jobs mode leaves its fuzz-N.log files.
     work=$B/work_$t
     rm -rf "$work" && mkdir -p "$work"
+    # Kept crash inputs, when the target has any (git keeps no empty folder).
+    regress=()
+    [ -d "$root/fuzz/regressions/$t" ] && regress=("$root/fuzz/regressions/$t")
     # shellcheck disable=SC2086
     (cd "$work" && exec "$B/bin/fuzz_$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
         -malloc_limit_mb=512 -max_len=16384 -print_final_stats=1 -artifact_prefix="$crashes/" \
-        "${dict[@]}" ${FUZZ_ARGS:-} "$corpus" "$B/seeds/$t" "$root/fuzz/regressions/$t") >"$log" 2>&1
+        "${dict[@]}" ${FUZZ_ARGS:-} "$corpus" "$B/seeds/$t" "${regress[@]}") >"$log" 2>&1
     rc=$?
     cat "$work"/fuzz-*.log >>"$log" 2>/dev/null
     after=$(ls "$crashes" | wc -l)

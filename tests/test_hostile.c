@@ -105,6 +105,17 @@ static void test_fail_wraps_last_error(void **state)
                                           "expected 1..4096");
 }
 
+/* A tensor name holding a newline (found by fuzz_model in CI) made a two-line error:
+   every reason is one line, whatever the file put in the names it quotes. */
+static void test_fail_is_one_line(void **state)
+{
+    (void)state;
+    voz_fail(VOZ_ERR_FORMAT, "%s: unexpected tensor '%s'", "fuzz.voz", "rnn.weight_hh_l\n\r_reverse\t");
+    assert_null(strchr(voz_last_error(), '\n'));
+    assert_null(strchr(voz_last_error(), '\r'));
+    assert_string_equal(voz_last_error(), "fuzz.voz: unexpected tensor 'rnn.weight_hh_l??_reverse?'");
+}
+
 static void write_float_wav(const char *path, int rate, const float *x, size_t n)
 {
     unsigned char h[44];
@@ -226,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_regressions),
         cmocka_unit_test(test_fail_wraps_last_error),
+        cmocka_unit_test(test_fail_is_one_line),
         cmocka_unit_test(test_huge_samples),
         cmocka_unit_test(test_unspellable_word_list),
     };
