@@ -5,24 +5,8 @@
 # usage fail with the right status and one line naming the problem.
 # Environment: VOZ (the binary, default build/release/voz).
 set -u
-cd "$(dirname "$0")/.."
-VOZ=${VOZ:-build/release/voz}
-FIX=tests/fixtures/e2e
-MODEL=$FIX/model.voz
-CLIP=$FIX/clip.wav
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
-
-# run ARGS...: stdout in $tmp/out, stderr in $err, status in $rc.
-run() {
-    "$VOZ" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    err=$(cat "$tmp/err")
-}
+# shellcheck source=tests/lib_e2e.sh
+. "$(dirname "$0")/lib_e2e.sh"
 
 # expect_status NAME STATUS TEXT ARGS...: exit STATUS, nothing on stdout, one stderr
 # line starting "voz: " and containing TEXT.

@@ -5,25 +5,8 @@
 # models fail with one line naming the file, output formats parse, write errors count.
 # Environment: VOZ (the binary, default build/release/voz).
 set -u
-cd "$(dirname "$0")/.."
-VOZ=${VOZ:-build/release/voz}
-FIX=tests/fixtures/e2e
-MODEL=$FIX/model.voz
-CLIP=$FIX/clip.wav
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; shift; for l in "$@"; do echo "     $l"; done; }
-
-# run ARGS...: runs voz, leaves stdout in $out, stderr in $err, status in $rc.
-run() {
-    "$VOZ" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
+# shellcheck source=tests/lib_e2e.sh
+. "$(dirname "$0")/lib_e2e.sh"
 
 # expect_fail NAME FILE_NAMED ARGS...: exit 1, nothing on stdout, exactly one line on
 # stderr, starting "voz: " and containing FILE_NAMED.
