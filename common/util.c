@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -132,8 +133,40 @@ voz_status voz_atomic_open(struct voz_atomic_file *af, const char *path)
         voz_atomic_abort(af);
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
     }
-    snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
-    af->fp = fopen(af->tmp_path, "wb");
+    af->tmp_path[0] = 0;
+    /* Replacing a device, a FIFO or a directory by a regular file is never what the user
+       meant (as root, `-o /dev/null` would destroy the device node); a symlink is
+       followed so that its target is what gets replaced. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        char *real = realpath(path, NULL);
+        if (real) {
+            free(af->path);
+            af->path = real;
+            n = strlen(real) + 32;
+            free(af->tmp_path);
+            af->tmp_path = malloc(n);
+            if (!af->tmp_path) {
+                voz_atomic_abort(af);
+                return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
+            }
+            af->tmp_path[0] = 0;
+        }
+    }
+    if (stat(af->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        voz_atomic_abort(af);
+        return voz_fail(VOZ_ERR_IO, "%s: exists and is not a regular file; refusing to replace it", path);
+    }
+    snprintf(af->tmp_path, n, "%s.tmp.%ld", af->path, (long)getpid());
+    /* O_EXCL | O_NOFOLLOW: a file or symlink planted at the predictable temporary name is
+       never written through; a stale one from an earlier crash of this same pid is removed. */
+    int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST && lstat(af->tmp_path, &st) == 0 && S_ISREG(st.st_mode) &&
+        unlink(af->tmp_path) == 0)
+        fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    af->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !af->fp)
+        close(fd);
     if (!af->fp) {
         voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         voz_atomic_abort(af);
@@ -197,7 +230,7 @@ void voz_atomic_abort(struct voz_atomic_file *af)
         fclose(af->fp);
         af->fp = NULL;
     }
-    if (af->tmp_path)
+    if (af->tmp_path && af->tmp_path[0])
         unlink(af->tmp_path);
     free(af->path);
     free(af->tmp_path);

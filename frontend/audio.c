@@ -213,6 +213,10 @@ struct voz_audio {
     voz_status err;          /* sticky: a failed read fails every later read */
 };
 
+/* A stream longer than this is refused rather than copied on: /dev/zero or an endless
+   pipe would otherwise fill the disk. 2 GiB is 37 hours of 8 kHz 16-bit mono audio. */
+#define SPOOL_MAX ((int64_t)2 << 30)
+
 static voz_status spool_stdin(struct voz_audio *a, int in_fd)
 {
     a->spool = tmpfile();
@@ -240,6 +244,11 @@ static voz_status spool_stdin(struct voz_audio *a, int in_fd)
             return voz_fail(VOZ_ERR_IO, "%s: cannot write the temporary copy: %s", a->name, strerror(e));
         }
         total += r;
+        if (total > SPOOL_MAX) {
+            free(buf);
+            return voz_fail(VOZ_ERR_FORMAT, "%s: stream longer than %lld bytes, refusing to copy more "
+                            "(give a regular file instead)", a->name, (long long)SPOOL_MAX);
+        }
     }
     free(buf);
     if (fflush(a->spool) != 0)
@@ -291,8 +300,13 @@ static voz_status open_source(struct voz_audio *a, const char *path)
             return voz_fail(VOZ_ERR_IO, "%s: cannot stat: %s", a->name, strerror(errno));
         if (S_ISDIR(st.st_mode))
             return voz_fail(VOZ_ERR_IO, "%s: is a directory, expected an audio file", a->name);
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+            /* /dev/zero, /dev/urandom, a disk: endless or not audio; a terminal too */
+            if (!isatty(a->fd))
+                return voz_fail(VOZ_ERR_FORMAT, "%s: is a device, expected an audio file or a pipe", a->name);
+        }
         if (!S_ISREG(st.st_mode)) {
-            /* a pipe or device (e.g. /dev/stdin, <(...)): spool it like stdin */
+            /* a pipe (e.g. /dev/stdin, <(...)): spool it like stdin */
             int in = a->fd;
             a->fd = -1;
             voz_status s = spool_stdin(a, in);

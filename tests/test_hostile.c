@@ -116,6 +116,46 @@ static void test_fail_is_one_line(void **state)
     assert_string_equal(voz_last_error(), "fuzz.voz: unexpected tensor 'rnn.weight_hh_l??_reverse?'");
 }
 
+/* Atomic writes (found by a breaking session): `-o /dev/null` as root replaced the device
+   node with a regular file, and a symlink planted at the predictable temporary name was
+   written through. Now a non-regular target is refused and the temporary is O_EXCL. */
+static void test_atomic_write_refuses_devices_and_planted_links(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/voz_atomic_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[256], out[256], victim[256], planted[256];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(victim, sizeof victim, "%s/victim.txt", dir);
+    snprintf(planted, sizeof planted, "%s/out.txt.tmp.%ld", dir, (long)getpid());
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct voz_atomic_file af;
+    assert_int_equal(voz_atomic_open(&af, fifo), VOZ_ERR_IO);
+    assert_non_null(strstr(voz_last_error(), "not a regular file"));
+    assert_int_equal(voz_atomic_open(&af, "/dev/null"), VOZ_ERR_IO);
+    FILE *fp = fopen(victim, "w");
+    assert_non_null(fp);
+    fputs("precious\n", fp);
+    fclose(fp);
+    assert_int_equal(symlink(victim, planted), 0);
+    if (voz_atomic_open(&af, out) == VOZ_OK) {
+        fputs("new\n", af.fp);
+        assert_int_equal(voz_atomic_commit(&af), VOZ_OK);
+    }
+    char buf[32] = { 0 };
+    fp = fopen(victim, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(buf, sizeof buf, fp));
+    fclose(fp);
+    assert_string_equal(buf, "precious\n");
+    unlink(planted);
+    unlink(out);
+    unlink(victim);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 static void write_float_wav(const char *path, int rate, const float *x, size_t n)
 {
     unsigned char h[44];
@@ -238,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_replay_regressions),
         cmocka_unit_test(test_fail_wraps_last_error),
         cmocka_unit_test(test_fail_is_one_line),
+        cmocka_unit_test(test_atomic_write_refuses_devices_and_planted_links),
         cmocka_unit_test(test_huge_samples),
         cmocka_unit_test(test_unspellable_word_list),
     };
