@@ -298,6 +298,15 @@ if has_case live_latency && [ -n "$rate" ]; then
     fi
 fi
 
+# ---- drift: the host's speed can change during a run (other virtual machines) ------------
+drift=""
+if [ -n "${PEAK[1]:-}" ]; then
+    end_peak=$("$BIN" sgemm 1 5 | cut -f3)
+    drift="sgemm@1t ${PEAK[1]} GFLOP/s at the start, $end_peak at the end"
+    awk -v a="${PEAK[1]}" -v b="$end_peak" 'BEGIN { r = b / a; exit !(r < 0.9 || r > 1.1) }' &&
+        note "the machine's speed drifted during the run ($drift): compare rows measured close together"
+fi
+
 # ---- output ----------------------------------------------------------------------------
 tmp=$TSV.tmp.$$
 {
@@ -306,8 +315,8 @@ tmp=$TSV.tmp.$$
     printf '# reference: %s; torch.set_num_threads and the OpenBLAS pool torch calls = the @Nt suffix\n' "$torch_v"
     printf '# voz: %s; @Nt = openblas_set_num_threads(N) then a net workspace of N threads (the library then keeps OpenBLAS at 1 and runs the two directions on N threads; per-row OpenBLAS threads in the details)\n' "$blas"
     printf '# env: %s\n' "${envs:-no OPENBLAS_/OMP_/MKL_ variables set}"
-    printf '# load average at start: %s, at end: %s; harness wall time %d s\n' "$load" \
-        "$(cut -d' ' -f1-3 /proc/loadavg)" $((SECONDS - t_harness))
+    printf '# load average at start: %s, at end: %s; harness wall time %d s; drift check: %s\n' "$load" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)" $((SECONDS - t_harness)) "${drift:-not measured}"
     printf '# repetitions after one warm-up: %s (mfcc, ctc_loss), %s (forward cases), %s (train_step); the median is reported\n' \
         "$R_FAST" "$R_NET" "$R_TRAIN"
     printf '# speedup = reference time / voz time for the same work (above 1: voz is faster); @Nt = threads on both sides\n'
