@@ -96,6 +96,9 @@ fi
 
 # ---- the machine ------------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+cpu="$cpu, family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -n 1) model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+caches=$(lscpu 2>/dev/null | awk -F: '/^L[23] cache/ { gsub(/^ +/, "", $2); printf "%s%s %s", n++ ? ", " : "", $1, $2 }')
+[ -n "$caches" ] && cpu="$cpu; $caches"
 torch_v=$("$PY" -c 'import torch, torchaudio; print("torch", torch.__version__, "torchaudio", torchaudio.__version__)' 2>/dev/null)
 blas=$("$BIN" info | awk -F'\t' '{ sub(/ +$/, "", $2); sep = (NR > 1) ? ", " : ""; printf "%s%s %s", sep, $1, $2 }')
 envs=$(env | grep -E '^(OPENBLAS|OMP|MKL|GOTO)_' | sort | tr '\n' ' ')
