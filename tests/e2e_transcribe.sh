@@ -143,6 +143,16 @@ expect_fail "truncated WAV header" "$tmp/trunc.wav" transcribe -m "$MODEL" "$tmp
 expect_fail "empty file" "$tmp/empty.wav" transcribe -m "$MODEL" "$tmp/empty.wav"
 printf 'this is not audio\n' >"$tmp/text.wav"
 expect_fail "text file" "$tmp/text.wav" transcribe -m "$MODEL" "$tmp/text.wav"
+# A device is refused at once (it used to be copied to /tmp until the disk was full).
+expect_fail "a device" "/dev/zero: is a device" transcribe -m "$MODEL" /dev/zero
+# Standard input is named once ("voz: standard input: ...", not "voz: -: standard input: ...").
+cat "$tmp/text.wav" | "$VOZ" transcribe -m "$MODEL" - >"$tmp/out" 2>"$tmp/err"
+rc=$? err=$(cat "$tmp/err")
+if [ "$rc" -eq 1 ] && [ "$(grep -c '' "$tmp/err")" -eq 1 ] && [[ "$err" == "voz: standard input: "* ]]; then
+    ok "text on standard input ($err)"
+else
+    bad "text on standard input" "exit $rc, expected 1" "stderr: $err"
+fi
 mkdir "$tmp/dir.wav"
 expect_fail "a directory" "$tmp/dir.wav" transcribe -m "$MODEL" "$tmp/dir.wav"
 expect_fail "a missing file" "$tmp/missing.wav" transcribe -m "$MODEL" "$tmp/missing.wav"
