@@ -6,7 +6,7 @@
 # at most 60 minutes in total (data about 10, training --minutes, evaluation about 2).
 #
 #   models/digits-en/recipe.sh [--holdout SPEAKER] [--minutes M] [--work DIR] [--out FILE]
-#                              [--seed N] [--threads N] [--eval-only]
+#                              [--seed N] [--threads N] [--tag NAME] [--eval-only]
 #
 #   --holdout   FSDD speaker kept out of training and used as the test speaker
 #               (george, jackson, lucas, nicolas, yweweler; default george)
@@ -17,14 +17,15 @@
 #               .curve.svg; for other holdouts nowhere). Training itself writes
 #               WORK/HOLDOUT/digits-en.voz, so a half-trained model never sits
 #               where `make` would embed it.
+#   --tag       experiment name: work in WORK/HOLDOUT-NAME instead of WORK/HOLDOUT
 #   --eval-only skip training, evaluate the existing WORK/HOLDOUT/digits-en.voz
 # Environment: VOZ_SHARED (default ../shared: FSDD is read from VOZ_SHARED/data/fsdd),
 # BUILD (voz build folder, default build/release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-holdout=george minutes=45 work=build/digits-data out="" seed=1 threads=2 eval_only=0
-usage() { sed -n '8,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+holdout=george minutes=45 work=build/digits-data out="" seed=1 threads=2 eval_only=0 tag=""
+usage() { sed -n '8,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
     case $1 in
         --holdout) holdout=${2:?}; shift 2 ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
         --out) out=${2:?}; shift 2 ;;
         --seed) seed=${2:?}; shift 2 ;;
         --threads) threads=${2:?}; shift 2 ;;
+        --tag) tag=${2:?}; shift 2 ;;
         --eval-only) eval_only=1; shift ;;
         -h|--help) usage 0 ;;
         *) echo "recipe: unknown option '$1'" >&2; usage ;;
@@ -42,20 +44,24 @@ case $holdout in george|jackson|lucas|nicolas|yweweler) ;;
     *) echo "recipe: --holdout: expected george, jackson, lucas, nicolas or yweweler, found '$holdout'" >&2; exit 2 ;;
 esac
 speakers=$(printf '%s\n' george jackson lucas nicolas yweweler | grep -vx "$holdout" | paste -sd,)
-[ -n "$out" ] || { [ "$holdout" = george ] && out=models/digits-en/digits-en.voz; }
+[ -n "$out" ] || { [ "$holdout" = george ] && [ -z "$tag" ] && out=models/digits-en/digits-en.voz; }
 BUILD=${BUILD:-build/release}
 VOZ=$BUILD/voz
 FSDD=${VOZ_SHARED:-$(cd .. && pwd)/shared}/data/fsdd
 PY=/usr/bin/python3
-hw=$work/$holdout          # per-holdout manifests, test sets and logs
+hw=$work/$holdout${tag:+-$tag}        # per-holdout manifests, test sets and logs
 model=$hw/digits-en.voz
 mkdir -p "$hw"
 t_start=$SECONDS
 step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - t_start)); }
 
 # ---- the network and training settings (chosen by measured throughput; see README.md)
-CELL=lstm LAYERS=2 HIDDEN=128 BATCH=16 LR=0.002 LR_DECAY=0.85 EPOCHS=100
-COMPOSE_COUNT=3000 SPECAUG_TIME=2:8 SPECAUG_FREQ=1:2
+# Each can be overridden from the environment for experiments (the shipped model uses
+# these values).
+CELL=${CELL:-lstm} LAYERS=${LAYERS:-2} HIDDEN=${HIDDEN:-128} BATCH=${BATCH:-16}
+LR=${LR:-0.002} LR_DECAY=${LR_DECAY:-0.85} EPOCHS=${EPOCHS:-100}
+COMPOSE_COUNT=${COMPOSE_COUNT:-3000} SPECAUG_TIME=${SPECAUG_TIME:-2:8} SPECAUG_FREQ=${SPECAUG_FREQ:-1:2}
+SPEED=${SPEED:-0.9:1.1} VARIANTS=${VARIANTS:-4}
 
 step "dependencies"
 ./tools/install-deps.sh build-essential pkg-config libsndfile1-dev libsoxr-dev libkissfft-dev \
@@ -93,6 +99,7 @@ if [ $eval_only = 0 ]; then
         --dev "$hw/dev.tsv" \
         --cell $CELL --layers $LAYERS --hidden $HIDDEN --batch-size $BATCH --lr $LR --lr-decay $LR_DECAY \
         --specaug-time $SPECAUG_TIME --specaug-freq $SPECAUG_FREQ \
+        --speed $SPEED --augment-variants $VARIANTS \
         --epochs $EPOCHS --max-minutes "$minutes" --seed "$seed" --threads "$threads" \
         --sample-rate 8000 --words models/digits-en/words.txt \
         --name digits-en --meta "holdout=$holdout" \
