@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Manifests of the digits-en recipe (TSV `path<TAB>transcript`, as `voz train` reads them).
 
-  digits_manifests.py fsdd --fsdd DIR --holdout SPEAKER --out DIR [--dev-takes 45-49]
+  digits_manifests.py fsdd --fsdd DIR --holdout SPEAKER|none --out DIR [--dev-takes 45-49]
       fsdd_words_train.tsv  isolated takes of the four training speakers, the dev takes
                             excluded (clips for `voz train --compose`, and rows as they are)
       fsdd_words_heldout.tsv every take of the held-out speaker (isolated-word test)
+      With --holdout none all five speakers train and fsdd_words_heldout.tsv holds the
+      dev takes of all five (unseen recordings of seen speakers).
       FSDD paths are absolute: the recordings stay in the shared folder.
   digits_manifests.py merge --out FILE M1 [M2 ...]
       one manifest of the rows of several, paths rewritten relative to FILE's folder.
@@ -35,8 +37,8 @@ def write_atomic(path, rows):
 
 
 def cmd_fsdd(args):
-    if args.holdout not in SPEAKERS:
-        die("--holdout: expected one of %s, found '%s'" % (",".join(SPEAKERS), args.holdout))
+    if args.holdout not in SPEAKERS + ["none"]:
+        die("--holdout: expected one of %s or none, found '%s'" % (",".join(SPEAKERS), args.holdout))
     m = re.match(r"^([0-9]+)-([0-9]+)$", args.dev_takes)
     if not m:
         die("--dev-takes: expected a range like 45-49, found '%s'" % args.dev_takes)
@@ -56,6 +58,8 @@ def cmd_fsdd(args):
             held.append(row)
         elif int(mm.group(3)) not in dev:
             train.append(row)
+        elif args.holdout == "none":
+            held.append(row)
     if not train or not held:
         die("%s: expected FSDD files {digit}_{speaker}_{index}.wav, found %d training and %d "
             "held-out takes" % (root, len(train), len(held)))

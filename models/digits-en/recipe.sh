@@ -9,7 +9,8 @@
 #                              [--seed N] [--threads N] [--tag NAME] [--eval-only]
 #
 #   --holdout   FSDD speaker kept out of training and used as the test speaker
-#               (george, jackson, lucas, nicolas, yweweler; default george)
+#               (george, jackson, lucas, nicolas, yweweler), or none: all five
+#               train and the test sets are their unseen takes 45-49 (default george)
 #   --minutes   training time limit passed to voz train --max-minutes (default 45)
 #   --work      generated data and logs (default build/digits-data; never committed)
 #   --out       where the finished model is installed (default: for the default
@@ -25,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 holdout=george minutes=45 work=build/digits-data out="" seed=1 threads=2 eval_only=0 tag=""
-usage() { sed -n '8,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '8,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
     case $1 in
         --holdout) holdout=${2:?}; shift 2 ;;
@@ -40,8 +41,8 @@ while [ $# -gt 0 ]; do
         *) echo "recipe: unknown option '$1'" >&2; usage ;;
     esac
 done
-case $holdout in george|jackson|lucas|nicolas|yweweler) ;;
-    *) echo "recipe: --holdout: expected george, jackson, lucas, nicolas or yweweler, found '$holdout'" >&2; exit 2 ;;
+case $holdout in george|jackson|lucas|nicolas|yweweler|none) ;;
+    *) echo "recipe: --holdout: expected george, jackson, lucas, nicolas, yweweler or none, found '$holdout'" >&2; exit 2 ;;
 esac
 speakers=$(printf '%s\n' george jackson lucas nicolas yweweler | grep -vx "$holdout" | paste -sd,)
 [ -n "$out" ] || { [ "$holdout" = george ] && [ -z "$tag" ] && out=models/digits-en/digits-en.voz; }
@@ -77,8 +78,13 @@ $PY tools/synth_digits.py --out "$work/synth" --seed "$seed" --jobs 2
 
 step "FSDD manifests and composed strings (held out: $holdout; training: $speakers)"
 $PY tools/digits_manifests.py fsdd --fsdd "$FSDD" --holdout "$holdout" --dev-takes 45-49 --out "$hw"
-$PY tools/compose_digits.py --fsdd "$FSDD" --speakers "$holdout" --takes 0-49 --count 300 \
-    --seed "$seed" --out "$hw" --name "test_$holdout"
+# With no held-out speaker the test strings come from the dev takes too, but with
+# another seed than the dev strings, so they are other combinations of those takes.
+if [ "$holdout" = none ]; then test_speakers=$speakers test_takes=45-49 test_seed=$((seed + 1000))
+    test_label="FSDD all five, unseen takes"
+else test_speakers=$holdout test_takes=0-49 test_seed=$seed test_label="FSDD $holdout"; fi
+$PY tools/compose_digits.py --fsdd "$FSDD" --speakers "$test_speakers" --takes $test_takes --count 300 \
+    --seed "$test_seed" --out "$hw" --name "test_$holdout"
 $PY tools/compose_digits.py --fsdd "$FSDD" --speakers "$speakers" --takes 45-49 --count 150 \
     --seed "$seed" --out "$hw" --name dev_fsdd
 $PY tools/digits_manifests.py merge --out "$hw/dev.tsv" "$hw/dev_fsdd.tsv" "$work/synth/strings_dev.tsv"
@@ -111,8 +117,8 @@ step "evaluate $model"
 results=$hw/results.txt
 {
     echo "model $model (held-out speaker $holdout)"
-    for set in "test_$holdout.tsv:FSDD $holdout, 1-7 digit strings" \
-               "fsdd_words_heldout.tsv:FSDD $holdout, isolated digits" \
+    for set in "test_$holdout.tsv:$test_label, 1-7 digit strings" \
+               "fsdd_words_heldout.tsv:$test_label, isolated digits" \
                "synth_heldout.tsv:held-out synthetic voices, strings" \
                "synth_heldout_F.tsv:held-out synthetic female voices" \
                "synth_heldout_M.tsv:held-out synthetic male voices"; do
