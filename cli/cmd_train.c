@@ -325,8 +325,11 @@ int cmd_train(int argc, char **argv)
     p.on_progress = on_progress;
     p.should_stop = should_stop;
     p.user_data = &ui;
+    /* Ctrl-C, kill and a closed terminal all stop after the current batch and leave a
+       checkpoint to --resume from. */
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
 
     voz_train_result r;
     voz_status s = voz_train_run(&p, &r);
@@ -336,7 +339,14 @@ int cmd_train(int argc, char **argv)
     free(compose);
     free(meta);
     if (s != VOZ_OK)
-        cli_die(1, "%s", voz_last_error()[0] ? voz_last_error() : voz_status_str(s));
+        cli_die(r.options_changed ? EXIT_USAGE : 1, "%s", voz_last_error()[0] ? voz_last_error() : voz_status_str(s));
+    if (!r.has_model) {
+        /* Stopped before the first epoch ended: only the checkpoint exists. */
+        printf("%s: not written (stopped inside epoch %d before any model was finished), %llu batches skipped; "
+               "continue with --resume\n", p.out, r.epochs_done + 1, (unsigned long long)r.skipped);
+        cli_check_stdout();
+        return stop_requested ? 1 : 0;
+    }
     printf("%s: %d epochs", p.out, r.epochs_done);
     if (isfinite(r.best_wer))
         printf(", best dev WER %.2f%% (epoch %d)", 100 * r.best_wer, r.best_epoch);

@@ -80,6 +80,9 @@ struct trainer {
     char *ckpt_path, *csv_path, *svg_path;
     struct voz_checkpoint st;        /* the training state; params/m/v borrowed */
     int wrote_out;                   /* --out written by this run or an earlier one */
+    int options_changed;             /* --resume refused: an option differs */
+    float *probe_x;                  /* [probe_T][D] one utterance's features: a model is */
+    int probe_T;                     /* written only when it gives finite output on it */
     /* batch buffers, grown on demand */
     float *x, *lp, *dl, *fbuf, *scratch;
     size_t x_cap, lp_cap, dl_cap, f_cap, s_cap;
@@ -183,6 +186,10 @@ static char *canonical_options(const voz_train_params *p)
               p->augment_variants, p->augment.speed_min, p->augment.speed_max, p->augment.snr_min_db,
               p->augment.snr_max_db, p->augment.gain_min_db, p->augment.gain_max_db, p->specaug.time_masks,
               p->specaug.time_width, p->specaug.freq_masks, p->specaug.freq_width, p->skip_bad);
+    /* Last, so a checkpoint from before this line existed names it when it differs. The
+       thread count decides how the two directions' gradients are summed, so the bit-exact
+       resume holds only for the same count. */
+    sb_printf(&b, "threads=%d\n", p->threads >= 2 ? 2 : 1);
     if (b.oom) {
         free(b.s);
         return NULL;
@@ -190,20 +197,32 @@ static char *canonical_options(const voz_train_params *p)
     return b.s;
 }
 
-/* Names the first option line that differs between two canonical texts. */
-static voz_status options_mismatch(const char *ckpt, const char *saved, const char *now)
+/* Names the first option line that differs between two canonical texts. A changed
+   thread count is only a warning: today both counts give the same weights, but the
+   bit-exact promise is made for the same --threads only. */
+static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const char *saved, const char *now)
 {
     const char *a = saved, *b = now;
     while (*a || *b) {
         const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
         size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
         if (la != lb || memcmp(a, b, la)) {
-            const char *eq = memchr(a, '=', la);
-            int klen = eq ? (int)(eq - a) : (int)la;
+            /* The key from whichever side has a line (a checkpoint may predate a key). */
+            const char *k = la ? a : b;
+            size_t kl = la ? la : lb;
+            const char *eq = memchr(k, '=', kl);
+            int klen = eq ? (int)(eq - k) : (int)kl;
+            if (klen == 7 && !memcmp(k, "threads", 7)) {
+                info(tr, "warning: %s: %.*s differs from the checkpoint's %.*s; training continues, but a resumed "
+                     "run is promised to repeat an uninterrupted one bit for bit only with the same --threads",
+                     ckpt, (int)lb, b, la ? (int)la : 22, la ? a : "threads=(not recorded)");
+                goto next;
+            }
             return voz_fail(VOZ_ERR_INVALID, "%s: option '%.*s' differs from the checkpoint (was '%.*s', now '%.*s'); "
-                            "resume with the same options, or start afresh without --resume", ckpt, klen, a,
+                            "resume with the same options, or start afresh without --resume", ckpt, klen, k,
                             (int)la, a, (int)lb, b);
         }
+    next:
         a += la + (ea != NULL);
         b += lb + (eb != NULL);
     }
@@ -441,6 +460,56 @@ static voz_status evaluate(struct trainer *tr, struct dev_result *r)
 
 /* ---- model file ---------------------------------------------------------------------- */
 
+/* Finite weights can still overflow in the forward pass (a ReLU RNN after a huge
+   step): run the probe utterance, VOZ_ERR_NONFINITE when any log-probability is not
+   finite. Uses the batch buffers between batches, so training is unaffected. */
+static voz_status probe_model(struct trainer *tr)
+{
+    if (!tr->probe_x)
+        return VOZ_OK;
+    const int T = tr->probe_T, D = tr->ds.D, C = tr->cfg.classes;
+    voz_status s = batch_buffers(tr, T, 1, T, 1);
+    if (s != VOZ_OK)
+        return s;
+    memcpy(tr->x, tr->probe_x, (size_t)T * D * sizeof *tr->x);
+    tr->lens[0] = T;
+    if ((s = voz_net_forward(&tr->net, tr->ws, tr->x, tr->lens, T, 1, tr->lp, 0)) != VOZ_OK)
+        return s;
+    return voz_optim_all_finite(tr->lp, (size_t)T * C) ? VOZ_OK : VOZ_ERR_NONFINITE;
+}
+
+/* The probe: the first dev utterance, else the first training row, else the first
+   composed utterance of epoch 1. */
+static voz_status probe_init(struct trainer *tr)
+{
+    const int D = tr->ds.D;
+    const struct voz_utt *u = tr->ds.n_dev ? &tr->ds.dev[0] : tr->ds.n_train ? &tr->ds.train[0] : NULL;
+    if (u) {
+        if (!(tr->probe_x = voz_alloc_aligned((size_t)u->T * D * sizeof(float))))
+            return voz_fail(VOZ_ERR_NOMEM, "train: out of memory");
+        memcpy(tr->probe_x, u->x, (size_t)u->T * D * sizeof(float));
+        tr->probe_T = u->T;
+        return VOZ_OK;
+    }
+    struct voz_epoch_plan plan;
+    voz_status s = voz_epoch_plan_build(&tr->ds, &tr->cp, 1, 0, &plan);
+    if (s != VOZ_OK)
+        return s;
+    if (plan.n_items > 0) {
+        const struct voz_item *it = &plan.items[plan.order[0]];
+        float *scratch = malloc((size_t)it->T * tr->ds.C * sizeof *scratch);
+        tr->probe_x = voz_alloc_aligned((size_t)it->T * D * sizeof(float));
+        if (!scratch || !tr->probe_x)
+            s = voz_fail(VOZ_ERR_NOMEM, "train: out of memory");
+        else
+            voz_item_features(&tr->ds, &plan, it, tr->probe_x, scratch);
+        tr->probe_T = it->T;
+        free(scratch);
+    }
+    voz_epoch_plan_release(&plan);
+    return s;
+}
+
 static char **copy_strings(char *const *src, int n)
 {
     char **d = calloc(n ? (size_t)n : 1, sizeof *d);
@@ -467,6 +536,10 @@ static voz_status write_model(struct trainer *tr, const char *path, int epochs_d
     const voz_train_params *p = tr->p;
     if (!voz_optim_all_finite(tr->params, tr->nf))
         return voz_fail(VOZ_ERR_NONFINITE, "%s: weights are not finite; model not written", path);
+    voz_status ps = probe_model(tr);
+    if (ps != VOZ_OK)
+        return ps == VOZ_ERR_NONFINITE ? voz_fail(ps, "%s: the weights are finite but give non-finite "
+                                                  "log-probabilities; model not written", path) : ps;
     struct voz_model_data md;
     memset(&md, 0, sizeof md);
     md.sample_rate = p->sample_rate;
@@ -597,7 +670,8 @@ static voz_status load_checkpoint(struct trainer *tr, int *found)
     voz_status s = voz_checkpoint_read(tr->ckpt_path, &c);
     if (s != VOZ_OK)
         return s;
-    if ((s = options_mismatch(tr->ckpt_path, c.options, tr->options)) != VOZ_OK) {
+    if ((s = options_mismatch(tr, tr->ckpt_path, c.options, tr->options)) != VOZ_OK) {
+        tr->options_changed = 1;
         voz_checkpoint_release(&c);
         return s;
     }
@@ -787,7 +861,7 @@ static voz_status setup(struct trainer *tr)
     tr->ws = voz_net_ws_create(&tr->cfg, p->threads >= 2 ? 2 : 1);
     if (!tr->ws)
         return voz_fail(VOZ_ERR_NOMEM, "train: cannot create the network workspace");
-    return VOZ_OK;
+    return probe_init(tr);
 }
 
 static void teardown(struct trainer *tr)
@@ -806,6 +880,7 @@ static void teardown(struct trainer *tr)
     free(tr->labels);
     free(tr->label_off);
     free(tr->dev_order);
+    voz_free_aligned(tr->probe_x);
     free(tr->st.history);
     if (tr->beam)
         voz_ctc_beam_free(tr->beam);
@@ -836,6 +911,12 @@ static void progress(struct trainer *tr, voz_train_progress *pr)
         tr->p->on_progress(pr, tr->p->user_data);
 }
 
+/* Every batch so far was skipped: the weights are the initialisation, not a model. */
+static int nothing_learned(const struct trainer *tr)
+{
+    return tr->st.step > 0 && tr->st.total_skipped >= tr->st.step;
+}
+
 /* Stopping inside an epoch (time limit, signal): the weights of the partial epoch
    may beat the best so far, so with a dev set they are evaluated and kept when
    strictly better. The checkpoint saved right after records the new best. */
@@ -850,9 +931,13 @@ static voz_status stop_eval(struct trainer *tr)
     double wer = voz_metrics_wer(&dev.best);
     info(tr, "stopping inside epoch %d: dev CER %.2f%%, WER %.2f%% (best so far %.2f%%)", tr->st.epoch + 1,
          100 * voz_metrics_cer(&dev.best), 100 * wer, 100 * tr->st.best_wer);
-    if (!(wer < tr->st.best_wer))
+    if (!(wer < tr->st.best_wer) || nothing_learned(tr))
         return VOZ_OK;
-    if ((s = write_model(tr, tr->p->out, tr->st.n_history, &dev)) != VOZ_OK)
+    if ((s = write_model(tr, tr->p->out, tr->st.n_history, &dev)) == VOZ_ERR_NONFINITE) {
+        info(tr, "warning: %s", voz_last_error());
+        return VOZ_OK;
+    }
+    if (s != VOZ_OK)
         return s;
     tr->wrote_out = 1;
     tr->st.best_wer = wer;
@@ -938,11 +1023,25 @@ static voz_status run_epochs(struct trainer *tr, voz_train_result *res)
         if ((s = push_history(tr, &rec)) != VOZ_OK)
             return s;
         voz_lr_epoch_end(&tr->lr, wer);
-        /* Ties keep the earlier epoch; without a dev set the latest model is the best. */
-        int best = !tr->ds.n_dev || wer < st->best_wer;
+        if (2 * st->epoch_skipped > (uint64_t)n_batches)
+            info(tr, "warning: epoch %d: %llu of %d batches skipped (loss or gradient not finite); the learning "
+                 "rate is probably too high, lower --lr (now %g)", st->epoch + 1,
+                 (unsigned long long)st->epoch_skipped, n_batches, p->lr.base_lr);
+        /* Ties keep the earlier epoch; without a dev set the latest model is the best.
+           A model is written only when something was learned and its output is finite
+           (write_model refuses otherwise): --out keeps the previous best then. */
+        int best = (!tr->ds.n_dev || wer < st->best_wer) && !nothing_learned(tr);
         if (best) {
-            if ((s = write_model(tr, p->out, st->epoch + 1, &dev)) != VOZ_OK)
+            s = write_model(tr, p->out, st->epoch + 1, &dev);
+            if (s == VOZ_ERR_NONFINITE) {
+                info(tr, "warning: epoch %d: %s", st->epoch + 1, voz_last_error());
+                best = 0;
+                s = VOZ_OK;
+            } else if (s != VOZ_OK) {
                 return s;
+            }
+        }
+        if (best) {
             tr->wrote_out = 1;
             st->best_wer = tr->ds.n_dev ? wer : INFINITY;
             st->best_epoch = st->epoch + 1;
@@ -1004,15 +1103,27 @@ voz_status voz_train_run(const voz_train_params *p, voz_train_result *res)
              voz_net_num_weights(&tr.cfg));
         s = run_epochs(&tr, res);
     }
-    /* Stopped early, or resumed a finished run: make sure --out exists. */
-    if (s == VOZ_OK && !tr.wrote_out)
-        if ((s = write_model(&tr, p->out, tr.st.n_history, NULL)) == VOZ_OK)
+    /* --out holds only weights that finished an epoch (or beat the best on dev at a
+       stop) and give finite output. A run that finished without one failed; a stopped
+       run without one has only its checkpoint so far. A finished run resumed after its
+       model was deleted writes the final weights again. */
+    if (s == VOZ_OK && !tr.wrote_out && !res->stopped) {
+        if (nothing_learned(&tr))
+            s = voz_fail(VOZ_ERR_NONFINITE, "%s: all %llu batches were skipped (loss or gradient not finite): "
+                         "nothing was learned and no model was written; lower --lr (now %g)", p->out,
+                         (unsigned long long)tr.st.step, p->lr.base_lr);
+        else if (tr.st.n_history == 0 || (s = write_model(&tr, p->out, tr.st.n_history, NULL)) == VOZ_ERR_NONFINITE)
+            s = voz_fail(VOZ_ERR_NONFINITE, "%s: no epoch produced a model with finite output, so none was "
+                         "written; lower --lr (now %g)", p->out, p->lr.base_lr);
+        else if (s == VOZ_OK)
             tr.wrote_out = 1;
+    }
     if (s == VOZ_OK && tr.st.n_history)
         s = write_reports(&tr);
     if (s == VOZ_OK && res->stopped)
-        info(&tr, "stopped at epoch %d, batch %d; continue with --resume", tr.st.epoch + 1, tr.st.batch);
-    if (s == VOZ_OK) {
+        info(&tr, "stopped at epoch %d, batch %d; %scontinue with --resume", tr.st.epoch + 1, tr.st.batch,
+             tr.wrote_out ? "" : "no model written yet (none finished an epoch); ");
+    if (s == VOZ_OK && tr.wrote_out) {
         struct voz_model_data md;
         if (voz_model_data_read(p->out, &md) == VOZ_OK) {
             res->weights_crc = voz_train_weights_crc(md.params, voz_net_num_floats(&md.net));
@@ -1020,6 +1131,8 @@ voz_status voz_train_run(const voz_train_params *p, voz_train_result *res)
         }
     }
     res->epochs_done = tr.st.n_history;
+    res->has_model = s == VOZ_OK && tr.wrote_out;
+    res->options_changed = tr.options_changed;
     res->best_epoch = tr.st.best_epoch;
     res->best_wer = isfinite(tr.st.best_wer) ? tr.st.best_wer : NAN;
     res->skipped = tr.st.total_skipped;

@@ -78,6 +78,8 @@ voz_train_params voz_train_default_params(void);
 typedef struct {
     int epochs_done;         /* finished epochs (all runs) */
     int stopped;             /* 1: stopped early (max-minutes or should_stop) */
+    int has_model;           /* --out holds a model (0: stopped before any epoch ended) */
+    int options_changed;     /* --resume refused because an option differs */
     double best_wer;         /* NaN without dev */
     int best_epoch;
     uint64_t skipped;        /* batches skipped in all runs */
