@@ -379,6 +379,9 @@ static void run2(struct pool *p, void (*a)(void *), void *pa, void (*b)(void *),
 struct fwd_views {
     float *x;                         /* [T][B][input_dim] copy of the input (cache only) */
     float *y[VOZ_NET_MAX_LAYERS];     /* [T][B][D] layer outputs, directions side by side */
+    float *in[VOZ_NET_MAX_LAYERS + 1];  /* what layer l (and, at index layers, the head)
+                                         reads: y[l-1], or its dropped-out copy ym */
+    float *ym[VOZ_NET_MAX_LAYERS];    /* [T][B][D] dropout only: y * keep mask / (1 - p) */
     float *gate[VOZ_NET_MAX_LAYERS][2]; /* [T][B][G] input projection, then activations:
                                          LSTM i,f,g,o; GRU r,z,n; RNN pre-activation */
     float *aux[VOZ_NET_MAX_LAYERS][2];  /* [T][B][H] LSTM cell state c; GRU W_hn h + b_hn */
@@ -404,6 +407,11 @@ struct voz_net_ws {
     int *lens;                   /* [B] valid frames of the last forward */
     int lens_cap;
     int T, B, cached;            /* shape of the last forward; 1 when backward may run */
+    float dropout;               /* probability of zeroing a layer output (training only) */
+    uint64_t dropout_seed;       /* masks of the next cached forward */
+    int dropped;                 /* the cached forward used dropout ... */
+    float drop_p;                /* ... with this p and seed, which backward reuses */
+    uint64_t drop_seed;
     struct fwd_views f;
     struct bwd_views b;
 };
@@ -432,6 +440,7 @@ static float *carve(struct carver *cv, size_t a, size_t b, size_t c)
    overflow) and, when base is non-NULL, points the views of ws into it. */
 static size_t ws_layout(struct voz_net_ws *ws, size_t T, size_t B, int keep, float *base)
 {
+    int drop = keep && ws->dropout > 0;
     const voz_net_config *c = &ws->cfg;
     struct carver cv = { base, 0, 0 };
     struct fwd_views f;
@@ -444,6 +453,8 @@ static size_t ws_layout(struct voz_net_ws *ws, size_t T, size_t B, int keep, flo
     f.x = keep ? carve(&cv, T, B, (size_t)c->input_dim) : NULL;
     for (int l = 0; l < c->layers; l++) {
         f.y[l] = keep || l < 2 ? carve(&cv, T, B, D) : f.y[l % 2];
+        f.ym[l] = drop ? carve(&cv, T, B, D) : NULL;
+        f.in[l + 1] = drop ? f.ym[l] : f.y[l];
         for (int d = 0; d < dirs; d++) {
             int own = keep || l == 0;
             f.gate[l][d] = own ? carve(&cv, T, B, G) : f.gate[0][d];
@@ -466,6 +477,7 @@ static size_t ws_layout(struct voz_net_ws *ws, size_t T, size_t B, int keep, flo
             bw.dc[d] = lstm ? carve(&cv, B, H, 1) : NULL;
         }
     }
+    f.in[0] = f.x; /* NULL without the cache: the caller's x is used directly */
     if (cv.overflow)
         return SIZE_MAX;
     if (base) {
@@ -495,6 +507,15 @@ struct voz_net_ws *voz_net_ws_create(const voz_net_config *c, int threads)
     if (threads == 2 && pool_start(&ws->pool) != 0)
         voz_log(VOZ_LOG_WARN, "net workspace: cannot start a worker thread, running single-threaded");
     return ws;
+}
+
+voz_status voz_net_ws_dropout(struct voz_net_ws *ws, float p, uint64_t seed)
+{
+    if (!ws || !(p >= 0.0f && p < 1.0f))
+        return voz_fail(VOZ_ERR_INVALID, "net workspace: dropout %g, expected 0 <= p < 1", (double)p);
+    ws->dropout = p;
+    ws->dropout_seed = seed;
+    return VOZ_OK;
 }
 
 void voz_net_ws_free(struct voz_net_ws *ws)
@@ -971,7 +992,7 @@ static void head_forward(void *arg)
     size_t D = (size_t)c->hidden * num_dirs(c), n = j->r1 - j->r0;
     if (!n)
         return;
-    const float *y = j->ws->f.y[c->layers - 1] + j->r0 * D;
+    const float *y = j->ws->f.in[c->layers] + j->r0 * D;
     float *z = j->out + j->r0 * (size_t)C;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, C, (int)D, 1.0f, y, (int)D, j->net->fc_w, (int)D,
                 0.0f, z, C);
@@ -1009,6 +1030,29 @@ static void input_grad(void *arg)
                     j->ws->b.dgx[d] + j->r0 * G, G, j->net->cell[j->layer][d].w_ih, j->In, d ? 1.0f : 0.0f,
                     j->out + j->r0 * j->In, j->In);
 }
+
+/* ---- dropout between layers (training) -------------------------------------------------- */
+
+/* dst = src with each element zeroed with probability p and the rest scaled by 1/(1-p)
+   ("inverted" dropout: inference needs no rescaling). The mask is a pure function of the
+   seed, so backward regenerates it instead of storing it (the same call on dy gives
+   the gradient w.r.t. y), and a resumed run draws what an uninterrupted one would have.
+   In place is allowed. 16 random bits per element: p is effectively quantised to 2^-16. */
+static void dropout_mask(const float *src, float *dst, size_t n, float p, uint64_t seed)
+{
+    uint64_t s = seed, bits = 0;
+    uint32_t thresh = (uint32_t)(p * 65536.0f + 0.5f);
+    float scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        if ((i & 3) == 0)
+            bits = rng_next(&s);
+        uint32_t r = (uint32_t)(bits & 0xFFFF);
+        bits >>= 16;
+        dst[i] = r < thresh ? 0.0f : src[i] * scale;
+    }
+}
+
+static uint64_t dropout_layer_seed(uint64_t seed, int l) { return seed ^ ((uint64_t)(l + 1) * 0x632BE59BD9B4E019ull); }
 
 /* ---- the network ---------------------------------------------------------------------- */
 
@@ -1079,11 +1123,17 @@ voz_status voz_net_forward(const struct voz_net *net, struct voz_net_ws *ws, con
             run2(&ws->pool, dir_forward, &jobs[0], dir_forward, &jobs[1]);
         else
             dir_forward(&jobs[0]);
-        in = ws->f.y[l];
+        if (ws->f.ym[l])
+            dropout_mask(ws->f.y[l], ws->f.ym[l], TB * (size_t)c->hidden * num_dirs(c), ws->dropout,
+                         dropout_layer_seed(ws->dropout_seed, l));
+        in = ws->f.in[l + 1];
     }
     struct rows_job hj[2] = { { net, ws, logprobs, 0, TB / 2, 0, 0 }, { net, ws, logprobs, TB / 2, TB, 0, 0 } };
     run2(&ws->pool, head_forward, &hj[0], head_forward, &hj[1]);
     ws->cached = keep_cache ? 1 : 0;
+    ws->dropped = ws->f.ym[0] != NULL;
+    ws->drop_p = ws->dropout;
+    ws->drop_seed = ws->dropout_seed;
     return VOZ_OK;
 }
 
@@ -1113,15 +1163,18 @@ voz_status voz_net_backward(const struct voz_net *net, struct voz_net_ws *ws, co
             memset(dst, 0, (size_t)C * sizeof *dst);
     }
     /* head: dfc_w [C][D] += dlog^T y_top, dfc_b += column sums, dy_top [TB][D] = dlog fc_w */
-    const float *ytop = ws->f.y[L - 1];
+    const float *ytop = ws->f.in[L];
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)D, (int)TB, 1.0f, ws->b.dlog, C, ytop, (int)D,
                 1.0f, grads->fc_w, (int)D);
     add_colsum(grads->fc_b, ws->b.dlog, TB, C);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)TB, (int)D, C, 1.0f, ws->b.dlog, C, net->fc_w,
                 (int)D, 0.0f, ws->b.dy[(L - 1) % 2], (int)D);
+    if (ws->dropped)
+        dropout_mask(ws->b.dy[(L - 1) % 2], ws->b.dy[(L - 1) % 2], TB * D, ws->drop_p,
+                     dropout_layer_seed(ws->drop_seed, L - 1));
 
     for (int l = L - 1; l >= 0; l--) {
-        const float *in = l ? ws->f.y[l - 1] : ws->f.x;
+        const float *in = l ? ws->f.in[l] : ws->f.x;
         int In = (int)layer_input(c, l);
         struct dir_job jobs[2];
         for (int d = 0; d < 2; d++)
@@ -1135,6 +1188,8 @@ voz_status voz_net_backward(const struct voz_net *net, struct voz_net_ws *ws, co
             continue;
         struct rows_job rj[2] = { { net, ws, out, 0, TB / 2, l, In }, { net, ws, out, TB / 2, TB, l, In } };
         run2(&ws->pool, input_grad, &rj[0], input_grad, &rj[1]);
+        if (l && ws->dropped)
+            dropout_mask(out, out, TB * D, ws->drop_p, dropout_layer_seed(ws->drop_seed, l - 1));
     }
     return VOZ_OK;
 }

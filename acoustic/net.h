@@ -72,6 +72,12 @@ struct voz_net_ws;
 struct voz_net_ws *voz_net_ws_create(const voz_net_config *c, int threads);
 void voz_net_ws_free(struct voz_net_ws *ws);
 
+/* Dropout on every layer's output (the input of the next layer and of the dense head)
+   for the forward passes with keep_cache that follow, with masks drawn from `seed`
+   (set a new seed per batch); voz_net_backward applies the same masks. Forwards
+   without keep_cache (inference, dev evaluation) never drop. p = 0 turns it off. */
+voz_status voz_net_ws_dropout(struct voz_net_ws *ws, float p, uint64_t seed);
+
 /* x [T][B][I], lens[b] <= T valid frames of sequence b (NULL: all T). Writes
    log-probabilities [T][B][C]; frames t >= lens[b] are written as 0. With
    keep_cache the activations needed by voz_net_backward are kept in ws. */

@@ -275,9 +275,9 @@ static void test_torch_gru_uni1(void **st) { (void)st; run_torch_case("gru_uni1"
 /* L = sum over valid frames of R . logprobs, accumulated in double. Its gradient w.r.t.
    the logits z of a valid frame is R - softmax(z) * sum(R). */
 static double fd_loss(struct tnet *t, struct voz_net_ws *ws, const float *x, const int *lens, int T, int B,
-                      const float *R, float *lp)
+                      const float *R, float *lp, int keep)
 {
-    assert_int_equal(voz_net_forward(&t->net, ws, x, lens, T, B, lp, 0), VOZ_OK);
+    assert_int_equal(voz_net_forward(&t->net, ws, x, lens, T, B, lp, keep), VOZ_OK);
     double L = 0;
     for (int tt = 0; tt < T; tt++)
         for (int b = 0; b < B; b++)
@@ -294,7 +294,7 @@ static double fd_loss(struct tnet *t, struct voz_net_ws *ws, const float *x, con
    float32 forwards. Tolerance |fd - analytic| <= 2e-3 + 1e-2 |analytic|: the float
    rounding of L divided by 2h is ~1e-4 and the O(h^2) truncation ~1e-4, while a wrong
    term in any gate gives errors of order 0.1. */
-static void run_fd(voz_cell_type cell, int L, int bi)
+static void run_fd_dropout(voz_cell_type cell, int L, int bi, float dropout)
 {
     const int I = 3, H = 3, C = 4, T = 5, B = 2;
     const int lens[2] = { 5, 3 };
@@ -308,6 +308,21 @@ static void run_fd(voz_cell_type cell, int L, int bi)
     fill_rand(R, TBC, 1.0f);
     struct voz_net_ws *ws = voz_net_ws_create(&t.cfg, 1);
     assert_non_null(ws);
+    /* With dropout the loss is that of the cached (training) forward, whose masks are a
+       function of the seed: every perturbed forward below sees the same masks. */
+    int cached = dropout > 0;
+    if (cached) {
+        float plain[5 * 2 * 4];
+        assert_int_equal(voz_net_forward(&t.net, ws, x, lens, T, B, plain, 0), VOZ_OK);
+        assert_int_equal(voz_net_ws_dropout(ws, dropout, 4242), VOZ_OK);
+        assert_int_equal(voz_net_forward(&t.net, ws, x, lens, T, B, lp, 1), VOZ_OK);
+        double diff = 0;
+        for (size_t e = 0; e < TBC; e++)
+            diff = fmax(diff, fabs((double)lp[e] - plain[e]));
+        assert_true(diff > 1e-3); /* dropout did something to the training forward ... */
+        assert_int_equal(voz_net_forward(&t.net, ws, x, lens, T, B, lp, 0), VOZ_OK);
+        assert_memory_equal(lp, plain, sizeof plain); /* ... and nothing to inference */
+    }
 
     assert_int_equal(voz_net_forward(&t.net, ws, x, lens, T, B, lp, 1), VOZ_OK);
     for (int tt = 0; tt < T; tt++)
@@ -335,9 +350,9 @@ static void run_fd(voz_cell_type cell, int L, int bi)
         for (size_t e = ti.offset; e < ti.offset + ti.numel; e++) {
             float keep = params[e];
             params[e] = (float)(keep + h);
-            double lp1 = fd_loss(&t, ws, x, lens, T, B, R, lp);
+            double lp1 = fd_loss(&t, ws, x, lens, T, B, R, lp, cached);
             params[e] = (float)(keep - h);
-            double lm1 = fd_loss(&t, ws, x, lens, T, B, R, lp);
+            double lm1 = fd_loss(&t, ws, x, lens, T, B, R, lp, cached);
             params[e] = keep;
             num[e] = (float)((lp1 - lm1) / (2 * h));
         }
@@ -345,16 +360,16 @@ static void run_fd(voz_cell_type cell, int L, int bi)
     for (size_t e = 0; e < TBI; e++) {
         float keep = x[e];
         x[e] = (float)(keep + h);
-        double lp1 = fd_loss(&t, ws, x, lens, T, B, R, lp);
+        double lp1 = fd_loss(&t, ws, x, lens, T, B, R, lp, cached);
         x[e] = (float)(keep - h);
-        double lm1 = fd_loss(&t, ws, x, lens, T, B, R, lp);
+        double lm1 = fd_loss(&t, ws, x, lens, T, B, R, lp, cached);
         x[e] = keep;
         numx[e] = (float)((lp1 - lm1) / (2 * h));
     }
     char what[64];
-    snprintf(what, sizeof what, "fd %s L=%d bi=%d: params", voz_cell_name(cell), L, bi);
+    snprintf(what, sizeof what, "fd %s L=%d bi=%d dropout=%g: params", voz_cell_name(cell), L, bi, dropout);
     int ok = check_close(what, g, num, nf, 2e-3, 1e-2);
-    snprintf(what, sizeof what, "fd %s L=%d bi=%d: dx", voz_cell_name(cell), L, bi);
+    snprintf(what, sizeof what, "fd %s L=%d bi=%d dropout=%g: dx", voz_cell_name(cell), L, bi, dropout);
     ok &= check_close(what, dx, numx, TBI, 2e-3, 1e-2);
     /* padded input frames get no gradient */
     for (int tt = lens[1]; tt < T; tt++)
@@ -365,6 +380,18 @@ static void run_fd(voz_cell_type cell, int L, int bi)
     voz_net_ws_free(ws);
     tnet_free(&t);
     assert_true(ok);
+}
+
+static void run_fd(voz_cell_type cell, int L, int bi) { run_fd_dropout(cell, L, bi, 0.0f); }
+
+/* Dropout between layers and before the head: the gradient of the dropped-out training
+   forward, masks regenerated in backward. */
+static void test_fd_dropout(void **st)
+{
+    (void)st;
+    run_fd_dropout(VOZ_CELL_LSTM, 2, 1, 0.3f);
+    run_fd_dropout(VOZ_CELL_GRU, 2, 1, 0.3f);
+    run_fd_dropout(VOZ_CELL_RNN_TANH, 1, 0, 0.5f);
 }
 
 static void test_fd_lstm(void **st) { (void)st; run_fd(VOZ_CELL_LSTM, 2, 1); run_fd(VOZ_CELL_LSTM, 1, 0); }
@@ -809,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_fd_gru),
         cmocka_unit_test(test_fd_rnn_tanh),
         cmocka_unit_test(test_fd_rnn_relu),
+        cmocka_unit_test(test_fd_dropout),
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_batch_vs_single),
         cmocka_unit_test(test_ws_reuse),
