@@ -5,6 +5,8 @@
 #include "common/util.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,6 +173,188 @@ void voz_cmvn_running_release(struct voz_cmvn_running *r)
 
 /* ---- the offline driver ------------------------------------------------------------------ */
 
+/* Frames below this stay on one thread: starting a worker costs tens of microseconds,
+   about ten frames' worth. */
+#define SPLIT_MIN_FRAMES 64
+
+struct voz_features_ws {
+    voz_feature_params p;
+    int threads;               /* 1 or 2 */
+    struct voz_mfcc *mfcc[2];  /* one computer per thread */
+    float *base;               /* [cap_base] base MFCC [T][C] (deltas read it) */
+    float *out;                /* [cap_out] final features [T][D] when D != C */
+    size_t cap_base, cap_out;  /* in floats */
+};
+
+voz_status voz_features_ws_create(const voz_feature_params *p, int threads, struct voz_features_ws **out)
+{
+    *out = NULL;
+    if (threads != 1 && threads != 2)
+        return voz_fail(VOZ_ERR_INVALID, "features: threads is %d, expected 1 or 2", threads);
+    voz_status s = voz_feature_params_check(p);
+    if (s != VOZ_OK)
+        return s;
+    struct voz_features_ws *w = calloc(1, sizeof *w);
+    if (!w)
+        return voz_fail(VOZ_ERR_NOMEM, "features: out of memory");
+    w->p = *p;
+    w->threads = threads;
+    for (int i = 0; i < threads; i++)
+        if ((s = voz_mfcc_create(p, &w->mfcc[i])) != VOZ_OK) {
+            voz_features_ws_free(w);
+            return s;
+        }
+    *out = w;
+    return VOZ_OK;
+}
+
+void voz_features_ws_free(struct voz_features_ws *w)
+{
+    if (!w)
+        return;
+    voz_mfcc_free(w->mfcc[0]);
+    voz_mfcc_free(w->mfcc[1]);
+    free(w->base);
+    free(w->out);
+    free(w);
+}
+
+/* Grows *buf to hold n floats; the old contents are not kept. */
+static voz_status grow(float **buf, size_t *cap, size_t n, size_t T)
+{
+    if (n <= *cap)
+        return VOZ_OK;
+    free(*buf);
+    *cap = 0;
+    if (!(*buf = malloc(n * sizeof **buf)))
+        return voz_fail(VOZ_ERR_NOMEM, "features: out of memory for %zu frames", T);
+    *cap = n;
+    return VOZ_OK;
+}
+
+struct half_job {
+    struct voz_mfcc *m;
+    const float *pcm;
+    size_t n, f0, f1;
+    float *out;
+    voz_status s;
+    char err[256];             /* voz_fail's message lives per thread: carried back */
+};
+
+static void *half_run(void *v)
+{
+    struct half_job *j = v;
+    voz_mfcc_seek(j->m, j->f0);
+    j->s = voz_mfcc_compute_range(j->m, j->pcm, j->n, j->f0, j->f1, j->out);
+    if (j->s != VOZ_OK)
+        snprintf(j->err, sizeof j->err, "%s", voz_last_error());
+    return NULL;
+}
+
+/* Base MFCC of all T frames into base[T][C], on one or two computers. */
+static voz_status mfcc_frames(struct voz_mfcc *const *mfcc, int threads, const float *pcm, size_t n, size_t T,
+                              int C, float *base)
+{
+    if (threads < 2 || !mfcc[1] || T < SPLIT_MIN_FRAMES) {
+        voz_mfcc_seek(mfcc[0], 0);
+        return voz_mfcc_compute_range(mfcc[0], pcm, n, 0, T, base);
+    }
+    size_t mid = T / 2;
+    struct half_job hi = { .m = mfcc[1], .pcm = pcm, .n = n, .f0 = mid, .f1 = T, .out = base + mid * (size_t)C };
+    pthread_t th;
+    int started = pthread_create(&th, NULL, half_run, &hi) == 0;
+    voz_mfcc_seek(mfcc[0], 0);
+    voz_status s = voz_mfcc_compute_range(mfcc[0], pcm, n, 0, mid, base);
+    if (started)
+        pthread_join(th, NULL);
+    else
+        half_run(&hi); /* no thread to be had: the same work, here */
+    if (s == VOZ_OK && hi.s != VOZ_OK)
+        s = voz_fail(hi.s, "%s", hi.err);
+    return s;
+}
+
+/* The pipeline on buffers the caller provides: base [T][C] and, when deltas are on,
+   out [T][D] (else out may be NULL and the result is in base). *result names the one
+   holding the final features. */
+static voz_status features_run(const voz_feature_params *p, struct voz_mfcc *const *mfcc, int threads,
+                               const float *pcm, size_t n, size_t T, float *base, float *out, float **result)
+{
+    int C = p->num_ceps, D = voz_feature_dim(p);
+    voz_status s = mfcc_frames(mfcc, threads, pcm, n, T, C, base);
+    if (s != VOZ_OK)
+        return s;
+    float *f = base;
+    if (p->delta_order > 0) {
+        voz_deltas_compute(base, T, C, p->delta_order, p->delta_window, out);
+        f = out;
+    }
+    if (p->cmvn == VOZ_CMVN_UTTERANCE) {
+        voz_cmvn_apply(f, T, D, p->cmvn_var);
+    } else if (p->cmvn == VOZ_CMVN_RUNNING) {
+        struct voz_cmvn_running r;
+        if ((s = voz_cmvn_running_init(&r, D, VOZ_CMVN_RUNNING_FRAMES)) != VOZ_OK)
+            return s;
+        r.norm_var = p->cmvn_var;
+        for (size_t t = 0; t < T; t++)
+            voz_cmvn_running_apply(&r, f + t * (size_t)D);
+        voz_cmvn_running_release(&r);
+    }
+    /* Finite samples can still overflow the analysis (float files may hold values
+       like 1e30): such features are refused, never handed on. */
+    for (size_t i = 0; i < T * (size_t)D; i++)
+        if (!isfinite(f[i])) {
+            float peak = 0;
+            for (size_t k = 0; k < n; k++)
+                peak = fabsf(pcm[k]) > peak ? fabsf(pcm[k]) : peak;
+            return voz_fail(VOZ_ERR_NONFINITE, "features: frame %zu of %zu is not finite: samples of magnitude "
+                            "up to %g overflow the analysis, expected audio within about -1..1", i / D, T,
+                            (double)peak);
+        }
+    *result = f;
+    return VOZ_OK;
+}
+
+/* Shared checks of both drivers: finite input, frame count, buffer sizes in floats. */
+static voz_status features_plan(const voz_feature_params *p, const float *pcm, size_t n, size_t *T,
+                                size_t *n_base, size_t *n_out)
+{
+    *T = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(pcm[i]))
+            return voz_fail(VOZ_ERR_NONFINITE, "features: sample %zu of %zu is %s, expected finite audio",
+                            i, n, isnan(pcm[i]) ? "NaN" : "infinite");
+    size_t frames = voz_mfcc_num_frames(p, n);
+    int C = p->num_ceps, D = voz_feature_dim(p);
+    size_t bytes;
+    if (voz_mul3_size(frames, (size_t)C, sizeof(float), &bytes) ||
+        voz_mul3_size(frames, (size_t)D, sizeof(float), &bytes))
+        return voz_fail(VOZ_ERR_NOMEM, "features: %zu frames of %d values overflow memory", frames, D);
+    *T = frames;
+    *n_base = frames * (size_t)C;
+    *n_out = p->delta_order > 0 ? frames * (size_t)D : 0;
+    return VOZ_OK;
+}
+
+voz_status voz_features_ws_compute(struct voz_features_ws *w, const float *pcm, size_t n,
+                                   const float **feats, size_t *T_out)
+{
+    *feats = NULL;
+    *T_out = 0;
+    size_t T, n_base, n_out;
+    voz_status s = features_plan(&w->p, pcm, n, &T, &n_base, &n_out);
+    if (s != VOZ_OK || T == 0)
+        return s;
+    if ((s = grow(&w->base, &w->cap_base, n_base, T)) || (s = grow(&w->out, &w->cap_out, n_out, T)))
+        return s;
+    float *f;
+    if ((s = features_run(&w->p, w->mfcc, w->threads, pcm, n, T, w->base, w->out, &f)) != VOZ_OK)
+        return s;
+    *feats = f;
+    *T_out = T;
+    return VOZ_OK;
+}
+
 voz_status voz_features_compute(const voz_feature_params *p, const float *pcm, size_t n,
                                 float **feats, size_t *T_out)
 {
@@ -179,69 +363,26 @@ voz_status voz_features_compute(const voz_feature_params *p, const float *pcm, s
     voz_status s = voz_feature_params_check(p);
     if (s != VOZ_OK)
         return s;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(pcm[i]))
-            return voz_fail(VOZ_ERR_NONFINITE, "features: sample %zu of %zu is %s, expected finite audio",
-                            i, n, isnan(pcm[i]) ? "NaN" : "infinite");
-    size_t T = voz_mfcc_num_frames(p, n);
-    if (T == 0)
-        return VOZ_OK;
-    int C = p->num_ceps, D = voz_feature_dim(p);
-    size_t base_bytes, out_bytes;
-    if (voz_mul3_size(T, (size_t)C, sizeof(float), &base_bytes) ||
-        voz_mul3_size(T, (size_t)D, sizeof(float), &out_bytes))
-        return voz_fail(VOZ_ERR_NOMEM, "features: %zu frames of %d values overflow memory", T, D);
-    struct voz_mfcc *m;
-    if ((s = voz_mfcc_create(p, &m)) != VOZ_OK)
+    size_t T, n_base, n_out;
+    if ((s = features_plan(p, pcm, n, &T, &n_base, &n_out)) != VOZ_OK || T == 0)
         return s;
-    float *base = malloc(base_bytes), *out = NULL;
-    if (!base) {
-        voz_mfcc_free(m);
-        return voz_fail(VOZ_ERR_NOMEM, "features: out of memory for %zu frames", T);
-    }
-    s = voz_mfcc_compute_buffer(m, pcm, n, base, T);
-    voz_mfcc_free(m);
+    struct voz_mfcc *m[2] = { NULL, NULL };
+    if ((s = voz_mfcc_create(p, &m[0])) != VOZ_OK)
+        return s;
+    float *base = malloc(n_base * sizeof *base), *out = n_out ? malloc(n_out * sizeof *out) : NULL, *f = NULL;
+    if (!base || (n_out && !out))
+        s = voz_fail(VOZ_ERR_NOMEM, "features: out of memory for %zu frames", T);
+    else
+        s = features_run(p, m, 1, pcm, n, T, base, out, &f);
+    voz_mfcc_free(m[0]);
     if (s != VOZ_OK) {
         free(base);
+        free(out);
         return s;
     }
-    if (p->delta_order > 0) {
-        out = malloc(out_bytes);
-        if (!out) {
-            free(base);
-            return voz_fail(VOZ_ERR_NOMEM, "features: out of memory for %zu frames", T);
-        }
-        voz_deltas_compute(base, T, C, p->delta_order, p->delta_window, out);
+    if (f != base)
         free(base);
-    } else {
-        out = base;
-    }
-    if (p->cmvn == VOZ_CMVN_UTTERANCE) {
-        voz_cmvn_apply(out, T, D, p->cmvn_var);
-    } else if (p->cmvn == VOZ_CMVN_RUNNING) {
-        struct voz_cmvn_running r;
-        if ((s = voz_cmvn_running_init(&r, D, VOZ_CMVN_RUNNING_FRAMES)) != VOZ_OK) {
-            free(out);
-            return s;
-        }
-        r.norm_var = p->cmvn_var;
-        for (size_t t = 0; t < T; t++)
-            voz_cmvn_running_apply(&r, out + t * (size_t)D);
-        voz_cmvn_running_release(&r);
-    }
-    /* Finite samples can still overflow the analysis (float files may hold values
-       like 1e30): such features are refused, never handed on. */
-    for (size_t i = 0; i < T * (size_t)D; i++)
-        if (!isfinite(out[i])) {
-            float peak = 0;
-            for (size_t k = 0; k < n; k++)
-                peak = fabsf(pcm[k]) > peak ? fabsf(pcm[k]) : peak;
-            free(out);
-            return voz_fail(VOZ_ERR_NONFINITE, "features: frame %zu of %zu is not finite: samples of magnitude "
-                            "up to %g overflow the analysis, expected audio within about -1..1", i / D, T,
-                            (double)peak);
-        }
-    *feats = out;
+    *feats = f;
     *T_out = T;
     return VOZ_OK;
 }

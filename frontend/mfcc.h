@@ -29,13 +29,34 @@ void voz_mfcc_reset(struct voz_mfcc *m);
 /* FFT size N (frame length, rounded up to a power of two when round_pow2). */
 size_t voz_mfcc_fft_size(const struct voz_mfcc *m);
 /* Frames 0 .. T-1 of pcm[n] (T <= voz_mfcc_num_frames) into out[T][num_ceps], with
-   Kaldi's edge reflection when snip_edges = 0. */
+   Kaldi's edge reflection when snip_edges = 0. Dither continues from the computer's
+   state (a fresh or reset computer: as the streaming driver would give). */
 voz_status voz_mfcc_compute_buffer(struct voz_mfcc *m, const float *pcm, size_t n, float *out, size_t T);
+/* Frames f0 .. f1-1 of pcm[n] into out[f1 - f0][num_ceps], dither continuing from the
+   computer's state; after voz_mfcc_seek(m, f0) they equal those frames of a whole-buffer
+   run, which lets threads split one buffer. */
+voz_status voz_mfcc_compute_range(struct voz_mfcc *m, const float *pcm, size_t n, size_t f0, size_t f1,
+                                  float *out);
+/* Puts the dither generator where a reset computer is after `frame` frames. */
+void voz_mfcc_seek(struct voz_mfcc *m, uint64_t frame);
 
 /* Offline: all features of a buffer (MFCC, deltas, CMVN as the params say),
    malloc'ed [T][dim] row-major. T may be 0 (then *feats is NULL). */
 voz_status voz_features_compute(const voz_feature_params *p, const float *pcm, size_t n,
                                 float **feats, size_t *T);
+
+/* Reusable offline feature extraction: the MFCC computers and the frame buffers are
+   kept between calls and grown on demand, so decoding many segments does not allocate
+   per segment. threads 1 or 2: with 2, a buffer's frames are split in two halves, the
+   second computed on a worker thread started per call (results are identical to one
+   thread and to voz_features_compute, dither included). One workspace per thread. */
+struct voz_features_ws;
+voz_status voz_features_ws_create(const voz_feature_params *p, int threads, struct voz_features_ws **out);
+void voz_features_ws_free(struct voz_features_ws *w);
+/* As voz_features_compute, but *feats points into the workspace ([T][dim], valid
+   until the next call or the free; NULL when T is 0). */
+voz_status voz_features_ws_compute(struct voz_features_ws *w, const float *pcm, size_t n,
+                                   const float **feats, size_t *T);
 
 /* Streaming driver: feed samples in blocks of any size, read base MFCC frames
    [num_ceps] as they complete. Identical to the offline MFCC for the same samples. */
