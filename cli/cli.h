@@ -18,6 +18,12 @@ void cli_setup_log(int verbose);
 struct voz_model *cli_load_model(const char *path);
 /* Flushes stdout and dies (exit 1) when any write to it failed. */
 void cli_check_stdout(void);
+/* Dies (usage error) for getopt_long's ':' or '?' return `c`, naming the argument that
+   failed from optopt and the long option table rather than argv[optind - 1], which is
+   not the failing argument for combined short options ("-vx"):
+   "voz CMD: unknown option '-x'", "option '--out' needs a value". `longopts` is the
+   table given to getopt_long (struct option *, void here to keep getopt.h out). */
+_Noreturn void cli_option_error(const char *cmd, int c, const void *longopts, int argc, char **argv);
 /* Parses numbers strictly; dies with a usage error naming the option otherwise. */
 int cli_parse_int(const char *opt, const char *s, int lo, int hi);
 double cli_parse_double(const char *opt, const char *s, double lo, double hi);

@@ -9,59 +9,95 @@
 #include "train/text.h"
 #include "common/util.h"
 
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *fp)
 {
-    fputs("usage: voz eval -m MODEL MANIFEST [--verbose] [--decoder auto|greedy|beam] [--beam N] [--threads N]\n"
+    fputs("usage: voz eval [OPTIONS] MANIFEST\n"
           "\n"
-          "Decodes every row of MANIFEST (TSV path<TAB>transcript or DeepSpeech CSV) and prints\n"
-          "WER, CER, SER and RTF, one per line. --verbose adds REF/HYP for each file.\n", fp);
+          "Decodes every row of MANIFEST (TSV path<TAB>transcript or DeepSpeech CSV; paths\n"
+          "relative to the manifest) and prints WER, CER, SER and RTF, one per line. Reference\n"
+          "and hypothesis are normalised as in training; by default every differing word is\n"
+          "an error (plain WER).\n"
+          "\n"
+          "options:\n"
+          "  -m, --model MODEL     model file (default: the model built into voz)\n"
+          "  --decoder auto|greedy|beam\n"
+          "                        CTC decoder (default: auto = beam when the model has a\n"
+          "                        word list, else greedy)\n"
+          "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
+          "  --threads N           threads for the acoustic model, 1 or 2 (default: 1)\n"
+          "  --equiv FILE          word equivalences applied to reference and hypothesis\n"
+          "                        before scoring: lines 'CANONICAL ALT...' (e.g. 'zero oh')\n"
+          "  --digits              the same as an --equiv line 'zero oh': \"oh\" and \"zero\"\n"
+          "                        are one word (spoken digits)\n"
+          "  -v, --verbose         REF/HYP for each file (after the equivalences)\n"
+          "  -h, --help            this text\n"
+          "  --                    end of options (a MANIFEST name starting with '-')\n"
+          "\n"
+          "Exit status: 0 done, 1 the manifest, an audio file or the model failed, 2 usage error.\n", fp);
 }
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model_path = NULL, *manifest = NULL;
-    int verbose = 0;
+    enum { OPT_DECODER = 256, OPT_BEAM, OPT_THREADS, OPT_EQUIV, OPT_DIGITS };
+    static const struct option opts[] = {
+        { "model", required_argument, NULL, 'm' },
+        { "decoder", required_argument, NULL, OPT_DECODER },
+        { "beam", required_argument, NULL, OPT_BEAM },
+        { "threads", required_argument, NULL, OPT_THREADS },
+        { "equiv", required_argument, NULL, OPT_EQUIV },
+        { "digits", no_argument, NULL, OPT_DIGITS },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *model_path = NULL, *manifest = NULL, *equiv_path = NULL;
+    int verbose = 0, digits = 0, c;
     voz_decode_params dp = voz_decode_default_params();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":m:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'v': verbose = 1; break;
+        case OPT_DECODER:
+            if (!strcmp(optarg, "auto"))
+                dp.decoder = VOZ_DECODER_AUTO;
+            else if (!strcmp(optarg, "greedy"))
+                dp.decoder = VOZ_DECODER_GREEDY;
+            else if (!strcmp(optarg, "beam"))
+                dp.decoder = VOZ_DECODER_BEAM;
+            else
+                cli_die(EXIT_USAGE, "--decoder must be auto, greedy or beam, not '%s'", optarg);
+            break;
+        case OPT_BEAM: dp.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
+        case OPT_THREADS: {
+            int t = cli_parse_int("--threads", optarg, 1, 64);
+            dp.threads = t >= 2 ? 2 : 1; /* the network runs its two directions at most */
+            break;
+        }
+        case OPT_EQUIV: equiv_path = optarg; break;
+        case OPT_DIGITS: digits = 1; break;
+        case 'h':
             usage(stdout);
             cli_check_stdout();
             return 0;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (++i >= argc)
-                cli_die(EXIT_USAGE, "%s needs a model file", a);
-            model_path = argv[i];
-        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-            verbose = 1;
-        } else if (!strcmp(a, "--decoder")) {
-            const char *v = ++i < argc ? argv[i] : "";
-            if (!strcmp(v, "auto"))
-                dp.decoder = VOZ_DECODER_AUTO;
-            else if (!strcmp(v, "greedy"))
-                dp.decoder = VOZ_DECODER_GREEDY;
-            else if (!strcmp(v, "beam"))
-                dp.decoder = VOZ_DECODER_BEAM;
-            else
-                cli_die(EXIT_USAGE, "--decoder must be auto, greedy or beam, not '%s'", v);
-        } else if (!strcmp(a, "--beam")) {
-            dp.beam = cli_parse_int(a, ++i < argc ? argv[i] : NULL, 1, 4096);
-        } else if (!strcmp(a, "--threads")) {
-            int t = cli_parse_int(a, ++i < argc ? argv[i] : NULL, 1, 64);
-            dp.threads = t >= 2 ? 2 : 1; /* the network runs its two directions at most */
-        } else if (a[0] == '-' && a[1]) {
-            cli_die(EXIT_USAGE, "unknown option '%s' (see voz eval --help)", a);
-        } else if (!manifest) {
-            manifest = a;
-        } else {
-            cli_die(EXIT_USAGE, "one manifest only, found '%s' after '%s'", a, manifest);
+        default: cli_option_error("eval", c, opts, argc, argv);
         }
     }
-    if (!manifest)
+    if (optind >= argc)
         cli_die(EXIT_USAGE, "no manifest given (see voz eval --help)");
+    manifest = argv[optind];
+    if (argc - optind > 1)
+        cli_die(EXIT_USAGE, "one manifest only, found '%s' after '%s'", argv[optind + 1], manifest);
+    struct voz_word_map equiv = { 0 };
+    if (digits && voz_word_map_add(&equiv, "zero", "oh") != VOZ_OK)
+        cli_die(1, "%s", voz_last_error());
+    if (equiv_path && voz_word_map_read(equiv_path, &equiv) != VOZ_OK)
+        cli_die(1, "%s", voz_last_error());
     cli_setup_log(0);
     struct voz_model *m = cli_load_model(model_path);
     int C = voz_model_num_classes(m);
@@ -98,20 +134,26 @@ int cmd_eval(int argc, char **argv)
         if (s != VOZ_OK)
             cli_die(1, "%s:%d: '%s': %s", manifest, r->line, r->path, voz_last_error());
         audio_s += (double)n / rate;
-        const char *hyp = tr.text ? tr.text : "";
+        char *ref = voz_word_map_apply(&equiv, r->text);
+        char *hyp = voz_word_map_apply(&equiv, tr.text ? tr.text : "");
+        if (!ref || !hyp)
+            cli_die(1, "%s:%d: out of memory or invalid UTF-8 in the transcript", manifest, r->line);
         size_t before = ec.word_errors;
-        if (voz_metrics_add(&ec, r->text, hyp) != VOZ_OK)
+        if (voz_metrics_add(&ec, ref, hyp) != VOZ_OK)
             cli_die(1, "%s:%d: %s", manifest, r->line, voz_last_error());
         if (verbose) {
-            printf("%s %s\nREF: %s\nHYP: %s\n", ec.word_errors != before || strcmp(r->text, hyp) ? "ERR" : "OK ",
-                   r->path, r->text, hyp);
+            printf("%s %s\nREF: %s\nHYP: %s\n", ec.word_errors != before || strcmp(ref, hyp) ? "ERR" : "OK ",
+                   r->path, ref, hyp);
         }
+        free(ref);
+        free(hyp);
         voz_transcript_release(&tr);
     }
     printf("WER %.2f%%\nCER %.2f%%\nSER %.2f%%\nRTF %.4f\n", 100 * voz_metrics_wer(&ec), 100 * voz_metrics_cer(&ec),
            100 * voz_metrics_ser(&ec), audio_s > 0 ? decode_s / audio_s : 0.0);
     cli_check_stdout();
     voz_manifest_release(&man);
+    voz_word_map_release(&equiv);
     voz_alphabet_release(&alpha);
     voz_model_free(m);
     return 0;

@@ -114,8 +114,7 @@ int cmd_features(int argc, char **argv)
             usage(stdout);
             cli_check_stdout();
             return 0;
-        case ':': cli_die(EXIT_USAGE, "option '%s' needs a value (see voz features --help)", argv[optind - 1]);
-        default: cli_die(EXIT_USAGE, "unknown option '%s' (see voz features --help)", argv[optind - 1]);
+        default: cli_option_error("features", c, opts, argc, argv);
         }
     }
     if (optind >= argc) {

@@ -8,14 +8,15 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: voz info [MODEL]\n"
+    fprintf(fp, "usage: voz info [--] [MODEL]\n"
                 "\n"
                 "Describes a voz model file (default: the model built into voz): layers with\n"
                 "output shapes and parameter counts, feature options, sample rate, alphabet\n"
                 "(the CTC blank marked), word list, metadata, file size and CRC-32.\n"
                 "\n"
                 "options:\n"
-                "  -h, --help   this text\n");
+                "  -h, --help   this text\n"
+                "  --           end of options: a MODEL name starting with '-' follows\n");
 }
 
 /* A class or word as a readable quoted string: control bytes, quotes and
@@ -80,13 +81,18 @@ static void row(const char *layer, const char *type, const char *shape, size_t p
 int cmd_info(int argc, char **argv)
 {
     const char *path = NULL;
+    int options = 1; /* until "--": after it, a name starting with '-' is a file */
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        if (options && !strcmp(argv[i], "--")) {
+            options = 0;
+            continue;
+        }
+        if (options && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
             usage(stdout);
             cli_check_stdout();
             return 0;
         }
-        if (argv[i][0] == '-' && argv[i][1])
+        if (options && argv[i][0] == '-' && argv[i][1])
             cli_die(EXIT_USAGE, "unknown option '%s' (see voz info --help)", argv[i]);
         if (path)
             cli_die(EXIT_USAGE, "one model at a time: '%s' and '%s' (see voz info --help)", path, argv[i]);

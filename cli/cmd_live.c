@@ -222,11 +222,22 @@ _Noreturn static void device_failure(const char *why, int verbose, int portaudio
 
 /* ---- the loop -------------------------------------------------------------------- */
 
-static void feed_or_die(struct voz_stream *st, const float *x, size_t n)
+/* A decode failure, named after the input ("voz: talk.wav: ..."), unless the
+   library's message already starts with that name. */
+_Noreturn static void decode_failure(const char *input, voz_status s)
+{
+    const char *why = voz_last_error()[0] ? voz_last_error() : voz_status_str(s);
+    size_t l = strlen(input);
+    if (!strncmp(why, input, l) && why[l] == ':')
+        cli_die(1, "%s", why);
+    cli_die(1, "%s: %s", input, why);
+}
+
+static void feed_or_die(struct voz_stream *st, const float *x, size_t n, const char *input)
 {
     voz_status s = voz_stream_feed(st, x, n);
     if (s != VOZ_OK)
-        cli_die(1, "%s", voz_last_error()[0] ? voz_last_error() : voz_status_str(s));
+        decode_failure(input, s);
 }
 
 static void warn_overflow(struct voz_capture *cap, int *warned)
@@ -308,8 +319,7 @@ int cmd_live(int argc, char **argv)
             usage(stdout);
             cli_check_stdout();
             return 0;
-        case ':': cli_die(EXIT_USAGE, "option '%s' needs a value (see voz live --help)", argv[optind - 1]);
-        default: cli_die(EXIT_USAGE, "unknown option '%s' (see voz live --help)", argv[optind - 1]);
+        default: cli_option_error("live", c, opts, argc, argv);
         }
     }
     if (optind < argc)
@@ -374,6 +384,8 @@ int cmd_live(int argc, char **argv)
                     voz_capture_name(cap), voz_capture_device_rate(cap), rate);
     }
 
+    /* Messages name the input as the reader does: the file, "standard input", or the device. */
+    const char *input_name = !input ? voz_capture_name(cap) : strcmp(input, "-") ? input : "standard input";
     size_t max = (size_t)rate / 10;
     float *buf = malloc(max * sizeof *buf);
     if (!buf)
@@ -394,7 +406,7 @@ int cmd_live(int argc, char **argv)
         if (!lv.clock0)
             lv.clock0 = voz_capture_clock(cap);
         if (got)
-            feed_or_die(st, buf, got);
+            feed_or_die(st, buf, got, input_name);
         warn_overflow(cap, &warned);
         if (lv.tty && lv.partial &&
             (lv.partial_dirty || (lv.partial_visible && voz_now() - lv.partial_drawn >= REDRAW_S)))
@@ -402,7 +414,7 @@ int cmd_live(int argc, char **argv)
     }
     lv.finishing = 1;
     if ((s = voz_stream_finish(st)) != VOZ_OK)
-        cli_die(1, "%s", voz_last_error());
+        decode_failure(input_name, s);
     if (lv.tty) {
         clear_partial(&lv);
         fflush(stdout);

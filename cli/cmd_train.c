@@ -200,9 +200,20 @@ int cmd_train(int argc, char **argv)
         const char *a = argv[i];
         char name[64];
         const char *val = NULL;
-        if (strncmp(a, "--", 2)) {
-            cli_die(EXIT_USAGE, "unexpected argument '%s' (see voz train --help)", a);
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            cli_check_stdout();
+            return 0;
         }
+        if (!strcmp(a, "-v")) {
+            verbose = 1;
+            continue;
+        }
+        /* Every input is an option's value (a name starting with '-' included: --out -m.voz). */
+        if (a[0] == '-' && a[1] && a[1] != '-')
+            cli_die(EXIT_USAGE, "unknown option '%s' (see voz train --help)", a);
+        if (strncmp(a, "--", 2) || !a[2])
+            cli_die(EXIT_USAGE, "unexpected argument '%s'; voz train takes only options (see voz train --help)", a);
         const char *eq = strchr(a, '=');
         if (eq && (size_t)(eq - a) < sizeof name) {
             memcpy(name, a, (size_t)(eq - a));
@@ -213,12 +224,8 @@ int cmd_train(int argc, char **argv)
         }
 #define FLAG(n) (!strcmp(name, n) && !val)
 #define OPT(n) (!strcmp(name, n) && (val || (i + 1 < argc ? (val = argv[++i], 1) : \
-                (cli_die(EXIT_USAGE, "%s needs a value", n), 0))))
-        if (FLAG("--help") || FLAG("-h")) {
-            usage(stdout);
-            cli_check_stdout();
-            return 0;
-        } else if (OPT("--out")) {
+                (cli_die(EXIT_USAGE, "option '%s' needs a value (see voz train --help)", n), 0))))
+        if (OPT("--out")) {
             p.out = val;
         } else if (OPT("--train")) {
             train[p.n_train++] = val;
@@ -304,10 +311,13 @@ int cmd_train(int argc, char **argv)
             if (!strchr(val, '=') || val[0] == '=')
                 cli_die(EXIT_USAGE, "--meta needs KEY=VALUE, not '%s'", val);
             meta[p.n_meta++] = val;
-        } else if (FLAG("--verbose") || FLAG("-v")) {
+        } else if (FLAG("--verbose")) {
             verbose = 1;
+        } else if (val && (!strcmp(name, "--plateau") || !strcmp(name, "--resume") || !strcmp(name, "--skip-bad") ||
+                           !strcmp(name, "--verbose"))) {
+            cli_die(EXIT_USAGE, "option '%s' takes no value, found '%s' (see voz train --help)", name, val);
         } else {
-            cli_die(EXIT_USAGE, "unknown option '%s' (see voz train --help)", a);
+            cli_die(EXIT_USAGE, "unknown option '%s' (see voz train --help)", name);
         }
 #undef FLAG
 #undef OPT

@@ -159,8 +159,7 @@ int cmd_transcribe(int argc, char **argv)
             usage(stdout);
             cli_check_stdout();
             return 0;
-        case ':': cli_die(EXIT_USAGE, "option '%s' needs a value (see voz transcribe --help)", argv[optind - 1]);
-        default: cli_die(EXIT_USAGE, "unknown option '%s' (see voz transcribe --help)", argv[optind - 1]);
+        default: cli_option_error("transcribe", c, opts, argc, argv);
         }
     }
     if (optind >= argc) {

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -89,6 +90,38 @@ void cli_check_stdout(void)
 {
     if (fflush(stdout) != 0 || ferror(stdout))
         cli_die(1, "error writing to standard output: %s", strerror(errno ? errno : EIO));
+}
+
+_Noreturn void cli_option_error(const char *cmd, int c, const void *longopts, int argc, char **argv)
+{
+    /* glibc moves optind past a long option (and its value) before reporting it, but
+       stays on an element of combined short options ("-vx") until its last letter, so
+       argv[optind - 1] may be an earlier, valid element. The failure is a long option's
+       when that element is a long option and optopt is its value (or 0: unknown). */
+    const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : NULL;
+    size_t n = arg ? strcspn(arg, "=") : 0;
+    int is_long = arg && n > 2 && arg[0] == '-' && arg[1] == '-';
+    const char *full = NULL; /* the option's whole name when an abbreviation was given */
+    if (is_long && optopt) {
+        for (const struct option *lo = longopts; lo && lo->name && !full; lo++)
+            if (lo->val == optopt && !strncmp(lo->name, arg + 2, n - 2))
+                full = lo->name;
+        is_long = full != NULL;
+    }
+    if (is_long) {
+        if (c == ':')
+            cli_die(EXIT_USAGE, "option '--%s' needs a value (see voz %s --help)", full ? full : arg + 2, cmd);
+        if (optopt && arg[n] == '=')
+            cli_die(EXIT_USAGE, "option '--%s' takes no value, found '%s' (see voz %s --help)", full, arg + n + 1,
+                    cmd);
+        cli_die(EXIT_USAGE, "unknown option '%.*s' (see voz %s --help)", (int)n, arg, cmd);
+    }
+    if (optopt > ' ' && optopt < 127) {
+        if (c == ':')
+            cli_die(EXIT_USAGE, "option '-%c' needs a value (see voz %s --help)", optopt, cmd);
+        cli_die(EXIT_USAGE, "unknown option '-%c' (see voz %s --help)", optopt, cmd);
+    }
+    cli_die(EXIT_USAGE, "unknown option (see voz %s --help)", cmd);
 }
 
 int cli_parse_int(const char *opt, const char *s, int lo, int hi)

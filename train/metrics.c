@@ -1,8 +1,11 @@
-/* train/metrics.c — Levenshtein distances over words and characters. */
+/* train/metrics.c — Levenshtein distances over words and characters, and the word
+   equivalences applied before scoring. */
 #include "train/metrics.h"
 #include "train/text.h"
 #include "common/util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,3 +154,127 @@ static double rate(size_t err, size_t total)
 double voz_metrics_wer(const struct voz_error_counts *c) { return rate(c->word_errors, c->ref_words); }
 double voz_metrics_cer(const struct voz_error_counts *c) { return rate(c->char_errors, c->ref_chars); }
 double voz_metrics_ser(const struct voz_error_counts *c) { return rate(c->sent_errors, c->sentences); }
+
+/* ---- word equivalences ---------------------------------------------------------------- */
+
+voz_status voz_word_map_add(struct voz_word_map *m, const char *canonical, const char *alt)
+{
+    char *to = voz_text_normalize(canonical, NULL), *from = voz_text_normalize(alt, NULL);
+    voz_status s = VOZ_OK;
+    if (!to || !from)
+        s = voz_fail(VOZ_ERR_FORMAT, "word equivalence '%s' = '%s': not valid UTF-8 text", alt, canonical);
+    else if (!*to || !*from || strchr(to, ' ') || strchr(from, ' '))
+        s = voz_fail(VOZ_ERR_FORMAT, "word equivalence '%s' = '%s': expected one word on each side", alt, canonical);
+    if (s != VOZ_OK) {
+        free(to);
+        free(from);
+        return s;
+    }
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(m->from[i], from)) {
+            free(m->to[i]);
+            m->to[i] = to;
+            free(from);
+            return VOZ_OK;
+        }
+    if (m->n == m->cap) {
+        int nc = m->cap ? 2 * m->cap : 8;
+        char **nf = realloc(m->from, (size_t)nc * sizeof *nf);
+        if (nf)
+            m->from = nf;
+        char **nt = nf ? realloc(m->to, (size_t)nc * sizeof *nt) : NULL;
+        if (nt)
+            m->to = nt;
+        if (!nf || !nt) {
+            free(to);
+            free(from);
+            return voz_fail(VOZ_ERR_NOMEM, "word equivalences: out of memory");
+        }
+        m->cap = nc;
+    }
+    m->from[m->n] = from;
+    m->to[m->n++] = to;
+    return VOZ_OK;
+}
+
+voz_status voz_word_map_read(const char *path, struct voz_word_map *m)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return voz_fail(VOZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char buf[4096];
+    int line = 0, pairs = 0;
+    voz_status s = VOZ_OK;
+    while (s == VOZ_OK && fgets(buf, sizeof buf, fp)) {
+        line++;
+        size_t n = strlen(buf);
+        if (n == sizeof buf - 1 && buf[n - 1] != '\n') {
+            s = voz_fail(VOZ_ERR_FORMAT, "%s:%d: line longer than %zu bytes", path, line, sizeof buf - 2);
+            break;
+        }
+        char *save = NULL, *canon = strtok_r(buf, " \t\r\n", &save);
+        if (!canon || canon[0] == '#')
+            continue;
+        char *alt = strtok_r(NULL, " \t\r\n", &save);
+        if (!alt) {
+            s = voz_fail(VOZ_ERR_FORMAT, "%s:%d: '%s' alone, expected 'CANONICAL ALTERNATIVE...'", path, line, canon);
+            break;
+        }
+        for (; alt && s == VOZ_OK; alt = strtok_r(NULL, " \t\r\n", &save), pairs++)
+            if ((s = voz_word_map_add(m, canon, alt)) != VOZ_OK) {
+                char why[512]; /* voz_fail writes the buffer voz_last_error returns */
+                snprintf(why, sizeof why, "%s", voz_last_error());
+                s = voz_fail(s, "%s:%d: %s", path, line, why);
+            }
+    }
+    if (s == VOZ_OK && ferror(fp))
+        s = voz_fail(VOZ_ERR_IO, "%s: read error (is it a directory?)", path);
+    fclose(fp);
+    if (s == VOZ_OK && pairs == 0)
+        s = voz_fail(VOZ_ERR_FORMAT, "%s: no word equivalences, expected lines 'CANONICAL ALTERNATIVE...'", path);
+    return s;
+}
+
+char *voz_word_map_apply(const struct voz_word_map *m, const char *text)
+{
+    char *norm = voz_text_normalize(text, NULL);
+    if (!norm || !m->n)
+        return norm;
+    /* A mapped word may be longer than the original: size the result for the worst. */
+    size_t longest = 0, words = 1;
+    for (int i = 0; i < m->n; i++)
+        if (strlen(m->to[i]) > longest)
+            longest = strlen(m->to[i]);
+    for (const char *c = norm; *c; c++)
+        words += *c == ' ';
+    size_t cap = strlen(norm) + words * longest + 1;
+    char *out = malloc(cap), *o = out;
+    if (!out) {
+        free(norm);
+        return NULL;
+    }
+    *o = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(norm, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        const char *rep = w;
+        for (int i = 0; i < m->n; i++)
+            if (!strcmp(m->from[i], w)) {
+                rep = m->to[i];
+                break;
+            }
+        o += snprintf(o, cap - (size_t)(o - out), "%s%s", o == out ? "" : " ", rep);
+    }
+    free(norm);
+    return out;
+}
+
+void voz_word_map_release(struct voz_word_map *m)
+{
+    for (int i = 0; i < m->n; i++) {
+        free(m->from[i]);
+        free(m->to[i]);
+    }
+    free(m->from);
+    free(m->to);
+    memset(m, 0, sizeof *m);
+}

@@ -28,4 +28,23 @@ double voz_metrics_wer(const struct voz_error_counts *c);
 double voz_metrics_cer(const struct voz_error_counts *c);
 double voz_metrics_ser(const struct voz_error_counts *c);
 
+/* Word equivalences for scoring (`voz eval --equiv`, `--digits`): every alternative
+   word is replaced by its canonical word in reference and hypothesis alike before
+   they are compared, so "oh" and "zero" can count as the same word. */
+struct voz_word_map {
+    char **from, **to;   /* [n] normalised single words */
+    int n, cap;
+};
+
+/* Adds "alt counts as canonical" (both normalised here; one word each, else
+   VOZ_ERR_FORMAT). A later mapping of the same alternative replaces the earlier. */
+voz_status voz_word_map_add(struct voz_word_map *m, const char *canonical, const char *alt);
+/* Reads lines "CANONICAL ALT [ALT...]" (white space separated; blank lines and lines
+   starting with '#' ignored); errors name FILE:LINE. */
+voz_status voz_word_map_read(const char *path, struct voz_word_map *m);
+/* The normalised text with every mapped word replaced (malloc'd; NULL when out of
+   memory or the text is not valid UTF-8). */
+char *voz_word_map_apply(const struct voz_word_map *m, const char *text);
+void voz_word_map_release(struct voz_word_map *m);
+
 #endif
