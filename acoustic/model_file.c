@@ -11,7 +11,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HEADER_V1 24u
 #define FEAT_BYTES 92u
@@ -617,22 +619,35 @@ voz_status voz_model_data_parse(const void *data, size_t size, const char *name,
 voz_status voz_model_data_read(const char *path, struct voz_model_data *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    /* O_NONBLOCK: opening a FIFO without a writer would wait for one forever. The type
+       is checked on the open descriptor (no window between a stat and the open), then
+       reads block as usual. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
         return voz_fail(VOZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
-        fclose(fp);
+        close(fd);
         return voz_fail(VOZ_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
     }
     if (S_ISDIR(st.st_mode)) {
-        fclose(fp);
+        close(fd);
         return voz_fail(VOZ_ERR_IO, "%s: is a directory, not a model file", path);
     }
     if (!S_ISREG(st.st_mode)) {
-        fclose(fp);
-        return voz_fail(VOZ_ERR_IO, "%s: not a regular file", path);
+        close(fd);
+        return voz_fail(VOZ_ERR_IO, "%s: is a %s, not a regular file; a model must be a file (its size is checked "
+                        "before reading)", path, S_ISFIFO(st.st_mode) ? "FIFO (named pipe)" :
+                        S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "device" : S_ISSOCK(st.st_mode) ? "socket" :
+                        "special file");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *fp = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "rb");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        return voz_fail(VOZ_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     }
     if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
         fclose(fp);

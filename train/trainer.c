@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { RNG_SPECAUG = 11, RNG_INIT = 12 };
@@ -164,6 +165,34 @@ static uint32_t file_crc(const char *path)
         crc = voz_crc32(crc, buf, n);
     fclose(fp);
     return crc;
+}
+
+/* Manifests and the word list are read twice (their CRC for the resume check, then the
+   rows), so a pipe would be empty the second time, and a FIFO without a writer blocks:
+   training takes regular files only (`voz eval` reads a manifest once and takes pipes). */
+static voz_status check_input_file(const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return VOZ_OK; /* missing or unreadable: the reader names the error */
+    if (S_ISDIR(st.st_mode))
+        return voz_fail(VOZ_ERR_IO, "%s: is a directory, expected a %s file", path, what);
+    if (!S_ISREG(st.st_mode))
+        return voz_fail(VOZ_ERR_IO, "%s: not a regular file (a pipe or device); voz train reads each %s twice, "
+                        "so give it a file", path, what);
+    return VOZ_OK;
+}
+
+static voz_status check_input_files(const voz_train_params *p)
+{
+    voz_status s = p->words ? check_input_file(p->words, "word list") : VOZ_OK;
+    for (int i = 0; i < p->n_train && s == VOZ_OK; i++)
+        s = check_input_file(p->train[i], "manifest");
+    for (int i = 0; i < p->n_compose && s == VOZ_OK; i++)
+        s = check_input_file(p->compose[i], "manifest");
+    if (s == VOZ_OK && p->dev)
+        s = check_input_file(p->dev, "manifest");
+    return s;
 }
 
 static char *canonical_options(const voz_train_params *p)
@@ -766,7 +795,9 @@ static int cmp_dev_len(const void *a, const void *b, void *ds_)
 static voz_status setup(struct trainer *tr)
 {
     const voz_train_params *p = tr->p;
-    voz_status s = voz_alphabet_init(&tr->alpha, p->alphabet);
+    voz_status s = check_input_files(p);
+    if (s == VOZ_OK)
+        s = voz_alphabet_init(&tr->alpha, p->alphabet);
     if (s != VOZ_OK)
         return s;
     if (p->words && (s = voz_words_read(p->words, &tr->alpha, &tr->words, &tr->n_words)) != VOZ_OK)
