@@ -84,7 +84,7 @@ static void test_bom_crlf_and_normalisation(void **state)
     (void)state;
     struct voz_manifest m;
     const char *text = "\xEF\xBB\xBF" "a.wav\t  Hello   WORLD \r\n"
-                       "b.wav\tIt's\tTAB\xC2\xA0" "separated\r\n"
+                       "b.wav\tIt's   TAB\xC2\xA0" "separated\t \t\r\n"
                        "c.wav\tlast line without newline";
     assert_int_equal(parse(text, "m.tsv", 0, &m), VOZ_OK);
     assert_int_equal(m.n_rows, 3);
@@ -164,6 +164,46 @@ static void test_bad_character_names_line(void **state)
     assert_string_equal(voz_last_error(), "u.tsv:2: transcript is not valid UTF-8 (byte 5)");
     assert_int_equal(parse("a.wav one\n", "t.tsv", 0, &m), VOZ_ERR_FORMAT);
     assert_string_equal(voz_last_error(), "t.tsv:1: expected 'path<TAB>transcript', found no tab");
+}
+
+/* A third TSV column is an error naming the line, the column count and the column
+   (with --skip-bad a warning and the row dropped); trailing tabs are not a column.
+   DeepSpeech CSV finds its columns by the header and ignores extra ones. */
+static void test_extra_columns(void **state)
+{
+    (void)state;
+    struct voz_manifest m;
+    const char *tsv = "a.wav\tone two\n"
+                      "b.wav\tthree\tspeaker1\n"
+                      "c.wav\tfour\t\t\n";
+    assert_int_equal(parse(tsv, "x.tsv", 0, &m), VOZ_ERR_FORMAT);
+    assert_string_equal(voz_last_error(), "x.tsv:2: 3 tab-separated columns, expected 2 (path<TAB>transcript); "
+                                          "column 3 is 'speaker1' (a transcript cannot contain a tab)");
+    n_warnings = 0;
+    assert_int_equal(parse(tsv, "x.tsv", 1, &m), VOZ_OK);
+    assert_int_equal(m.n_rows, 2);
+    assert_int_equal(m.n_skipped, 1);
+    assert_string_equal(m.rows[0].text, "one two");
+    assert_string_equal(m.rows[1].text, "four");
+    assert_int_equal(n_warnings, 1);
+    assert_non_null(strstr(warnings[0], "x.tsv:2: 3 tab-separated columns"));
+    voz_manifest_release(&m);
+
+    const char *csv = "speaker,wav_filename,wav_filesize,transcript,duration\n"
+                      "s1,a.wav,1000,One Two,0.5\n"
+                      "s2,\"b,c.wav\",2000,\"three, four\",1.5\n";
+    assert_int_equal(parse(csv, "x.csv", 0, &m), VOZ_ERR_FORMAT); /* ',' is not in the alphabet */
+    assert_non_null(strstr(voz_last_error(), "x.csv:3: character ','"));
+    csv = "speaker,wav_filename,wav_filesize,transcript,duration\n"
+          "s1,a.wav,1000,One Two,0.5\n"
+          "s2,\"b,c.wav\",2000,\"three four\",1.5\n";
+    assert_int_equal(parse(csv, "x.csv", 0, &m), VOZ_OK);
+    assert_int_equal(m.n_rows, 2);
+    assert_string_equal(m.rows[0].path, "a.wav");
+    assert_string_equal(m.rows[0].text, "one two");
+    assert_string_equal(m.rows[1].path, "b,c.wav");
+    assert_string_equal(m.rows[1].text, "three four");
+    voz_manifest_release(&m);
 }
 
 static void test_empty_transcript_skipped(void **state)
@@ -292,6 +332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bom_crlf_and_normalisation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_header_and_quotes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_character_names_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extra_columns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_transcript_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_kept_and_warned_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normalise_text, setup, teardown),

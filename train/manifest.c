@@ -177,6 +177,25 @@ static voz_status parse_tsv(struct parser *ps, char *text)
                     return s;
             } else {
                 *tab = 0;
+                /* A third column (a speaker, a duration) would otherwise become words of
+                   the transcript: an error naming it. Trailing tabs alone are harmless. */
+                char *tab2 = strchr(tab + 1, '\t');
+                char *extra = tab2 ? tab2 + strspn(tab2, " \t") : NULL;
+                if (extra && *extra) {
+                    int cols = 2;
+                    for (char *t = tab2; t; t = strchr(t + 1, '\t'))
+                        cols++;
+                    snprintf(msg, sizeof msg, "%s:%d: %d tab-separated columns, expected 2 (path<TAB>transcript); "
+                             "column 3 is '%.40s%s' (a transcript cannot contain a tab)", ps->name, line, cols,
+                             tab2 + 1, strlen(tab2 + 1) > 40 ? "..." : "");
+                    voz_status s = bad_row(ps, VOZ_ERR_FORMAT, msg);
+                    if (s != VOZ_OK)
+                        return s;
+                    p = next;
+                    continue;
+                }
+                if (tab2)
+                    *tab2 = 0;
                 struct raw_row r = { .path = trim(p), .text = tab + 1, .line = line };
                 voz_status s = add_row(ps, &r);
                 if (s != VOZ_OK)
