@@ -1,8 +1,8 @@
 /* recognizer/model.c — the loaded model handle (read-only once loaded, so one model
-   serves any number of threads) and the decoding of one utterance: features ->
-   network (B = 1, a workspace per call) -> CTC greedy or prefix beam -> words with
-   times. Shapes: T frames, I input dimension, C classes. */
-#include "recognizer/internal.h"
+   serves any number of threads) and the decoding of utterances: features ->
+   network (B = 1) -> CTC greedy or prefix beam -> words with times, on the scratch of
+   a decoding context (decode.h) that a file or stream keeps across its segments. Shapes: T frames, I input dimension, C classes. */
+#include "recognizer/decode.h"
 #include "common/util.h"
 #include "decoder/ctc.h"
 #include "frontend/mfcc.h"
@@ -211,19 +211,88 @@ static voz_status check_params(const voz_decode_params *p)
     return VOZ_OK;
 }
 
-voz_status voz_decode_features(const struct voz_model *m, const float *feats, size_t T,
-                               const voz_decode_params *p, double t0, voz_transcript *out,
-                               float **logprobs_out)
+/* ---- decoding contexts ------------------------------------------------------------------ */
+
+struct voz_decode_ctx {
+    const struct voz_model *m;
+    voz_decode_params p;           /* checked copy */
+    struct voz_features_ws *feat;  /* created at the first utterance */
+    struct voz_net_ws *ws;         /* created at the first decode; grows with T */
+    struct voz_ctc_beam *beam;     /* created at the first beam decode */
+    float *lp;                     /* [cap_T][C] log-probabilities */
+    int *labels;                   /* [3][cap_T] labels, first and last frames */
+    size_t cap_T;                  /* frames lp and labels hold */
+};
+
+voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_params *p,
+                                 struct voz_decode_ctx **out)
 {
+    *out = NULL;
     voz_decode_params defaults = voz_decode_default_params();
-    if (!p)
-        p = &defaults;
+    voz_status s = check_params(p ? p : &defaults);
+    if (s)
+        return s;
+    struct voz_decode_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", m->name);
+    c->m = m;
+    c->p = p ? *p : defaults;
+    *out = c;
+    return VOZ_OK;
+}
+
+void voz_decode_ctx_free(struct voz_decode_ctx *c)
+{
+    if (!c)
+        return;
+    voz_features_ws_free(c->feat);
+    voz_net_ws_free(c->ws);
+    voz_ctc_beam_free(c->beam);
+    free(c->lp);
+    free(c->labels);
+    free(c);
+}
+
+/* lp and labels for T frames, grown by half again so slightly longer segments later
+   do not reallocate each time (a freed block of one size and a new one of a slightly
+   larger size is what fragments the heap). */
+static voz_status ctx_reserve(struct voz_decode_ctx *c, size_t T)
+{
+    const size_t C = (size_t)c->m->data.net.classes;
+    if (T <= c->cap_T && c->ws)
+        return VOZ_OK;
+    if (!c->ws && !(c->ws = voz_net_ws_create(&c->m->data.net, c->p.threads)))
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", c->m->name, T);
+    if (T <= c->cap_T)
+        return VOZ_OK;
+    size_t cap = c->cap_T + c->cap_T / 2 > T ? c->cap_T + c->cap_T / 2 : T, n_lp, n_lab;
+    if (voz_mul_size(cap, C, &n_lp) || voz_mul_size(cap, 3, &n_lab) || n_lp > SIZE_MAX / sizeof(float) ||
+        n_lab > SIZE_MAX / sizeof(int))
+        return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", c->m->name, T);
+    free(c->lp);
+    free(c->labels);
+    c->lp = malloc(n_lp * sizeof *c->lp);
+    c->labels = malloc(n_lab * sizeof *c->labels);
+    if (!c->lp || !c->labels) {
+        free(c->lp);
+        free(c->labels);
+        c->lp = NULL;
+        c->labels = NULL;
+        c->cap_T = 0;
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", c->m->name, T);
+    }
+    c->cap_T = cap;
+    return VOZ_OK;
+}
+
+voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats, size_t T, double t0,
+                                   voz_transcript *out, float **logprobs_out)
+{
+    const struct voz_model *m = c->m;
+    const voz_decode_params *p = &c->p;
     if (logprobs_out)
         *logprobs_out = NULL;
     memset(out, 0, sizeof *out);
-    voz_status s = check_params(p);
-    if (s)
-        return s;
     const int I = m->data.net.input_dim, C = m->data.net.classes;
     const double duration = T * voz_model_frame_seconds(m);
     if (T == 0)
@@ -234,107 +303,118 @@ voz_status voz_decode_features(const struct voz_model *m, const float *feats, si
         if (!isfinite(feats[i]))
             return voz_fail(VOZ_ERR_NONFINITE, "%s: feature %zu of frame %zu is not finite", m->name,
                             i % (size_t)I, i / (size_t)I);
-
-    size_t n_lp;
-    if (voz_mul_size(T, (size_t)C, &n_lp))
-        return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", m->name, T);
-    float *lp = malloc(n_lp * sizeof *lp);
-    int *labels = malloc(T * 3 * sizeof *labels);
-    struct voz_net_ws *ws = lp && labels ? voz_net_ws_create(&m->data.net, p->threads) : NULL;
-    if (!ws) {
-        free(lp);
-        free(labels);
-        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", m->name, T);
-    }
-    s = voz_net_forward(&m->net, ws, feats, NULL, (int)T, 1, lp, 0);
-    voz_net_ws_free(ws);
+    voz_status s = ctx_reserve(c, T);
+    if (s)
+        return s;
+    const size_t n_lp = T * (size_t)C;
+    float *lp = c->lp;
+    s = voz_net_forward(&m->net, c->ws, feats, NULL, (int)T, 1, lp, 0);
     for (size_t i = 0; s == VOZ_OK && i < n_lp; i++)
         if (!isfinite(lp[i]))
             s = voz_fail(VOZ_ERR_NONFINITE, "%s: log-probability of class %zu at frame %zu is not finite",
                          m->name, i % (size_t)C, i / (size_t)C);
-    if (s) {
-        free(lp);
-        free(labels);
+    if (s)
         return s;
-    }
 
     const char *const *words = p->words ? p->words : (const char *const *)m->data.words;
     int n_words = p->words ? p->n_words : m->data.n_words;
     int beam = p->decoder == VOZ_DECODER_BEAM || (p->decoder == VOZ_DECODER_AUTO && n_words > 0);
-    int *first = labels + T, *last = labels + 2 * T;
+    int *labels = c->labels, *first = labels + T, *last = labels + 2 * T;
     int L;
     if (beam) {
-        struct voz_ctc_beam *b = NULL;
-        s = voz_ctc_beam_create((const char *const *)m->data.classes, C, m->data.blank, words, n_words, p->beam,
-                                &b);
-        if (s) {
-            free(lp);
-            free(labels);
+        if (!c->beam && (s = voz_ctc_beam_create((const char *const *)m->data.classes, C, m->data.blank, words,
+                                                 n_words, p->beam, &c->beam)))
             return s;
-        }
-        L = voz_ctc_beam_decode(b, lp, (int)T, (size_t)C, labels, first, last);
-        voz_ctc_beam_free(b);
+        L = voz_ctc_beam_decode(c->beam, lp, (int)T, (size_t)C, labels, first, last);
         if (L < 0) {
             char why[256];
             snprintf(why, sizeof why, "%s", voz_last_error());
-            free(lp);
-            free(labels);
             return voz_fail(VOZ_ERR_NOMEM, "%s: beam search failed: %s", m->name, why);
         }
     } else {
         L = voz_ctc_greedy(lp, (int)T, C, (size_t)C, m->data.blank, labels, first, last);
     }
-    s = labels_to_words(m, labels, first, last, L, t0, out);
-    free(labels);
-    if (s) {
-        free(lp);
+    if ((s = labels_to_words(m, labels, first, last, L, t0, out)))
         return s;
-    }
     out->duration = duration;
     out->start = t0;
     out->end = t0 + duration;
-    if (logprobs_out)
-        *logprobs_out = lp;
-    else
-        free(lp);
+    if (logprobs_out) {
+        if (!(*logprobs_out = malloc(n_lp * sizeof **logprobs_out))) {
+            voz_transcript_release(out);
+            memset(out, 0, sizeof *out);
+            return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", m->name, T);
+        }
+        memcpy(*logprobs_out, lp, n_lp * sizeof *lp);
+    }
     return VOZ_OK;
 }
 
-voz_status voz_decode_utterance(const struct voz_model *m, const float *pcm, size_t n,
-                                const voz_decode_params *p, double t0, voz_transcript *out,
-                                float **logprobs_out, size_t *T_out)
+voz_status voz_decode_ctx_utterance(struct voz_decode_ctx *c, const float *pcm, size_t n, double t0,
+                                    voz_transcript *out, float **logprobs_out, size_t *T_out)
 {
+    const struct voz_model *m = c->m;
     const double duration = (double)n / m->data.sample_rate;
     if (logprobs_out)
         *logprobs_out = NULL;
     if (T_out)
         *T_out = 0;
     memset(out, 0, sizeof *out);
-    voz_decode_params defaults = voz_decode_default_params();
-    voz_status s = check_params(p ? p : &defaults);
-    if (s)
-        return s;
     /* Shorter than one frame: nothing to hear, not an error. */
     if (n < voz_mfcc_frame_length(&m->data.feat))
         return empty_transcript(out, t0, duration);
     for (size_t i = 0; i < n; i++)
         if (!isfinite(pcm[i]))
             return voz_fail(VOZ_ERR_NONFINITE, "%s: audio sample %zu is not finite", m->name, i);
-    float *feats = NULL;
-    size_t T = 0;
-    if ((s = voz_features_compute(&m->data.feat, pcm, n, &feats, &T)))
+    voz_status s;
+    if (!c->feat && (s = voz_features_ws_create(&m->data.feat, c->p.threads, &c->feat)))
         return s;
-    if (T == 0) {
-        free(feats);
+    const float *feats = NULL;
+    size_t T = 0;
+    if ((s = voz_features_ws_compute(c->feat, pcm, n, &feats, &T)))
+        return s;
+    if (T == 0)
         return empty_transcript(out, t0, duration);
-    }
-    s = voz_decode_features(m, feats, T, p, t0, out, logprobs_out);
-    free(feats);
-    if (s)
+    if ((s = voz_decode_ctx_features(c, feats, T, t0, out, logprobs_out)))
         return s;
     out->duration = duration;
     out->end = t0 + duration;
     if (T_out)
         *T_out = T;
     return VOZ_OK;
+}
+
+/* The one-shot forms: a context for one call (same results, same messages). */
+voz_status voz_decode_features(const struct voz_model *m, const float *feats, size_t T,
+                               const voz_decode_params *p, double t0, voz_transcript *out,
+                               float **logprobs_out)
+{
+    struct voz_decode_ctx *c;
+    if (logprobs_out)
+        *logprobs_out = NULL;
+    memset(out, 0, sizeof *out);
+    voz_status s = voz_decode_ctx_create(m, p, &c);
+    if (s)
+        return s;
+    s = voz_decode_ctx_features(c, feats, T, t0, out, logprobs_out);
+    voz_decode_ctx_free(c);
+    return s;
+}
+
+voz_status voz_decode_utterance(const struct voz_model *m, const float *pcm, size_t n,
+                                const voz_decode_params *p, double t0, voz_transcript *out,
+                                float **logprobs_out, size_t *T_out)
+{
+    struct voz_decode_ctx *c;
+    if (logprobs_out)
+        *logprobs_out = NULL;
+    if (T_out)
+        *T_out = 0;
+    memset(out, 0, sizeof *out);
+    voz_status s = voz_decode_ctx_create(m, p, &c);
+    if (s)
+        return s;
+    s = voz_decode_ctx_utterance(c, pcm, n, t0, out, logprobs_out, T_out);
+    voz_decode_ctx_free(c);
+    return s;
 }
