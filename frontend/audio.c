@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
@@ -179,7 +180,8 @@ static void wav_convert(const struct wav_hdr *h, const unsigned char *raw, size_
                 uint64_t u = le32(raw) | (uint64_t)le32(raw + 4) << 32;
                 double d;
                 memcpy(&d, &u, 8);
-                out[i] = (float)d;
+                /* a finite double beyond float range stays finite (and is refused as huge) */
+                out[i] = isfinite(d) && fabs(d) > FLT_MAX ? copysignf(FLT_MAX, (float)d) : (float)d;
             }
             continue;
         }
@@ -466,10 +468,16 @@ static voz_status read_block(struct voz_audio *a)
     }
     size_t m = got * (size_t)ch;
     for (size_t i = 0; i < m; i++)
-        if (!isfinite(a->inter[i])) {
+        if (!(fabsf(a->inter[i]) <= VOZ_AUDIO_MAX_ABS)) { /* NaN fails the comparison too */
+            float v = a->inter[i];
             int64_t frame = a->frames_read + (int64_t)(i / ch);
+            if (isfinite(v))
+                return voz_fail(VOZ_ERR_NONFINITE, "%s: sample %g at frame %lld (%.3f s), channel %d, "
+                                "expected audio within -%g..%g (full scale is 1)", a->name, (double)v,
+                                (long long)frame, (double)frame / a->info.file_rate, (int)(i % ch) + 1,
+                                (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
             return voz_fail(VOZ_ERR_NONFINITE, "%s: sample %s at frame %lld (%.3f s), channel %d, expected "
-                            "finite audio", a->name, isnan(a->inter[i]) ? "NaN" : "infinite",
+                            "finite audio", a->name, isnan(v) ? "NaN" : "infinite",
                             (long long)frame, (double)frame / a->info.file_rate, (int)(i % ch) + 1);
         }
     if (ch == 1) {

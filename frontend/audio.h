@@ -20,9 +20,15 @@ typedef struct {
    (0 = keep the file's rate). Errors name the file and the reason (libsndfile's text). */
 voz_status voz_audio_open(const char *path, int target_rate, struct voz_audio **out);
 const voz_audio_info *voz_audio_get_info(const struct voz_audio *a);
+/* Largest sample magnitude accepted (full scale is 1): float files may clip a little
+   above 1, but 80 dB over full scale is not audio, and from about 1e15 on the analysis
+   overflows (a float power spectrum ends at 3.4e38). */
+#define VOZ_AUDIO_MAX_ABS 1e4f
+
 /* Reads up to `max` (>= 1) output samples into `buf`. Sets *got (0 = end of input).
-   Non-finite samples are an error (VOZ_ERR_NONFINITE) naming the sample position
-   (frame, seconds, channel); an error stays: later reads return it again. */
+   Non-finite samples, and samples beyond +-VOZ_AUDIO_MAX_ABS, are an error
+   (VOZ_ERR_NONFINITE) naming the file and the sample position (frame, seconds,
+   channel); an error stays: later reads return it again. */
 voz_status voz_audio_read(struct voz_audio *a, float *buf, size_t max, size_t *got);
 void voz_audio_close(struct voz_audio *a);
 

@@ -22,6 +22,8 @@
 #define CALIB_PERCENTILE 0.10f  /* of calibration frame energies */
 #define CUT_LOOKBACK_S 2.0f     /* a long utterance is cut within this much before the limit */
 #define SMOOTH_HALF 2           /* quietest point: mean over 2 * 2 + 1 frames (50 ms) */
+#define QUIET_FLOOR_DB (-90.0f) /* quietest point: energies below this count as equal (the
+                                   latest wins), so cuts in digital silence stay put */
 
 enum { IDLE, CANDIDATE, ACTIVE };
 
@@ -209,8 +211,27 @@ size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, uint64_t pcm_
     size_t first = lo + (size_t)((F - (pcm_start + lo) % F) % F);
     if (first >= hi || hi - first < F)
         return lo;
-    struct pcm_frames c = { pcm + first, F, powf(10.0f, VOZ_ENDPOINT_FLOOR_DB / 10.0f) };
+    struct pcm_frames c = { pcm + first, F, powf(10.0f, QUIET_FLOOR_DB / 10.0f) };
     return first + quietest_index((hi - first) / F, pcm_frame_energy, &c) * F;
+}
+
+float voz_endpoint_loudest_db(const float *pcm, size_t n, int rate, uint64_t pcm_start)
+{
+    float floor_lin = powf(10.0f, VOZ_ENDPOINT_FLOOR_DB / 10.0f), best = floor_lin;
+    size_t F = rate > 0 ? (size_t)lround(rate / 100.0) : 0;
+    if (n == 0 || F == 0)
+        return VOZ_ENDPOINT_FLOOR_DB;
+    size_t first = (size_t)((F - pcm_start % F) % F);
+    if (first >= n || n - first < F) {
+        first = 0; /* shorter than one grid frame: the whole range is the frame */
+        F = n;
+    }
+    struct pcm_frames c = { pcm + first, F, floor_lin };
+    for (size_t i = 0, count = (n - first) / F; i < count; i++) {
+        float v = pcm_frame_energy(&c, i);
+        best = v > best ? v : best;
+    }
+    return 10.0f * log10f(best);
 }
 
 /* ---- the state machine ----------------------------------------------------------- */

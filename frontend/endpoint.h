@@ -15,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VOZ_ENDPOINT_FLOOR_DB (-90.0f) /* energy floor: full scale is 0 dB, an int16 LSB ~ -90 */
+/* Energy floor: full scale is 0 dB, a steady 1-LSB int16 signal about -90 dB, sox's
+   TPDF dither of 16-bit output about -96 dB. Below that, so -60 dBFS speech in digital
+   silence or in dither still stands the threshold above the floor (-100 + 9 dB). */
+#define VOZ_ENDPOINT_FLOOR_DB (-100.0f)
 
 /* One utterance found in the input; positions in samples from the start of input. */
 typedef struct {
@@ -60,6 +63,11 @@ float voz_endpoint_noise_floor_db(const struct voz_endpoint *e);
    10 ms grid of absolute positions, so the answer does not depend on how the input
    was buffered. For cutting long input at pauses (VOZ_SEGMENT_LONG and anyone else
    who needs it). Returns lo when no whole grid frame fits in the range. */
+/* The loudest whole 10 ms grid frame of pcm[0, n) (absolute start position pcm_start),
+   in dB as the endpointer measures frames (variance, floored at VOZ_ENDPOINT_FLOOR_DB);
+   a range shorter than a frame is measured as one frame. VOZ_ENDPOINT_FLOOR_DB for n = 0. */
+float voz_endpoint_loudest_db(const float *pcm, size_t n, int rate, uint64_t pcm_start);
+
 size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, uint64_t pcm_start, size_t lo,
                              size_t hi);
 

@@ -36,6 +36,15 @@ voz_status voz_transcribe_file_segmented(const struct voz_model *m, const char *
                                          const voz_decode_params *p, double max_segment_s,
                                          voz_transcript *out);
 
+/* The batch speech gate: 1 when pcm[0, n) (absolute start position pcm_start, at
+   `rate`) holds a 10 ms frame the endpointer would call speech over the quietest
+   background it knows (digital silence, VOZ_ENDPOINT_FLOOR_DB) with twice its
+   default 9 dB threshold, i.e. louder than -82 dBFS; 0 for digital silence and
+   16-bit dither (about -96 dBFS), whose per-utterance CMVN would otherwise scale
+   the noise up into words. voz_transcribe_* decode a segment only when it passes;
+   eval can ask the same of an utterance. */
+int voz_transcribe_has_speech(const float *pcm, size_t n, int rate, uint64_t pcm_start);
+
 /* Seconds per feature frame of the model. */
 double voz_model_frame_seconds(const struct voz_model *m);
 

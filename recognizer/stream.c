@@ -7,6 +7,7 @@
    utterances do not depend on how the input is split into blocks. */
 #include "recognizer/internal.h"
 #include "common/util.h"
+#include "frontend/audio.h"
 #include "frontend/endpoint.h"
 
 #include <math.h>
@@ -254,9 +255,10 @@ voz_status voz_stream_feed(struct voz_stream *s, const float *pcm, size_t n)
     if (n && !pcm)
         return voz_fail(VOZ_ERR_INVALID, "stream: %zu samples announced but no buffer", n);
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(pcm[i]))
-            return voz_fail(VOZ_ERR_NONFINITE, "stream: audio sample %llu is not finite",
-                            (unsigned long long)(s->total + i));
+        if (!(fabsf(pcm[i]) <= VOZ_AUDIO_MAX_ABS)) /* the file reader's limit; NaN fails too */
+            return voz_fail(VOZ_ERR_NONFINITE, "stream: audio sample %llu is %g, expected finite audio "
+                            "within -%g..%g (full scale is 1)", (unsigned long long)(s->total + i),
+                            (double)pcm[i], (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
     while (n > 0) {
         size_t k = n < s->chunk ? n : s->chunk;
         voz_status st = reserve(s, k);

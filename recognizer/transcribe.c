@@ -2,16 +2,26 @@
    collect in a segment buffer of bounded size; a segment longer than the maximum is
    cut at its quietest 10 ms frame within the last part, the part before the cut is
    decoded and the rest carried over, so an hour of audio needs the memory of one
-   segment and long speech is cut at pauses. */
+   segment and long speech is cut at pauses. A segment with no frame louder than the
+   speech gate (voz_transcribe_has_speech) gives no words: it is not decoded, since
+   per-utterance CMVN would scale dither up to unit variance and the model hears
+   digits in it. Segments with speech are decoded whole, exactly as without the gate. */
 #include "recognizer/internal.h"
 #include "common/util.h"
 #include "frontend/audio.h"
+#include "frontend/endpoint.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX_SEGMENT_S 30.0
 #define SEARCH_S 10.0 /* the cut is searched in the segment's last SEARCH_S seconds */
+#define GATE_DB (VOZ_ENDPOINT_FLOOR_DB + 2 * 9.0f) /* -82 dBFS: see voz_transcribe_has_speech */
+
+int voz_transcribe_has_speech(const float *pcm, size_t n, int rate, uint64_t pcm_start)
+{
+    return voz_endpoint_loudest_db(pcm, n, rate, pcm_start) > GATE_DB;
+}
 
 struct segmenter {
     const struct voz_model *m;
@@ -68,7 +78,10 @@ static voz_status seg_decode(struct segmenter *sg, size_t len)
 {
     voz_transcript t;
     double t0 = (double)sg->consumed / sg->rate;
-    voz_status s = voz_decode_utterance(sg->m, sg->buf, len, sg->p, t0, &t, NULL, NULL);
+    voz_status s = VOZ_OK;
+    memset(&t, 0, sizeof t);
+    if (voz_transcribe_has_speech(sg->buf, len, sg->rate, sg->consumed))
+        s = voz_decode_utterance(sg->m, sg->buf, len, sg->p, t0, &t, NULL, NULL);
     if (s)
         return s;
     if (sg->n_words + t.n_words > sg->cap_words) {

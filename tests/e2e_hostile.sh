@@ -77,7 +77,7 @@ same_features() { # A.txt B.txt -> prints the worst difference, fails when > 1e-
 cat >"$tmp/h.py" <<'EOF'
 """Helpers of e2e_hostile.sh (standard library only).
 wav IN OUT [riff=N] [data=N] [cut=N] [chunks=1] [ext=1]   re-wrap IN's 16-bit PCM
-float OUT RATE N POS nan|inf                               32-bit float WAV, one bad sample
+float OUT RATE N POS nan|inf|VALUE [64]                   32-bit (or 64-bit) float WAV, one bad sample
 mp3 IN OUT                                                 MP3 through libsndfile (exit 3: cannot)
 model IN OUT OP                                            a damaged copy with a valid CRC
   OPs: version=N, hidden=N, layers=N, classes+1, alph+1, offset, nan, bigcount"""
@@ -110,10 +110,11 @@ def wav_cmd(src, dst, opts):
     open(dst, "wb").write(img)
 
 
-def float_cmd(dst, rate, n, pos, kind):
-    bad = float("nan") if kind == "nan" else float("inf")
-    data = b"".join(struct.pack("<f", bad if i == pos else 0.3 * math.sin(i * 0.05)) for i in range(n))
-    fmt = struct.pack("<HHIIHH", 3, 1, rate, 4 * rate, 4, 32)
+def float_cmd(dst, rate, n, pos, kind, bits=32):
+    bad = float(kind)  # "nan", "inf", "-inf" or a number such as 1e36
+    code, size = ("<f", 4) if bits == 32 else ("<d", 8)
+    data = b"".join(struct.pack(code, bad if i == pos else 0.3 * math.sin(i * 0.05)) for i in range(n))
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, size * rate, size, bits)
     body = b"WAVE" + chunk(b"fmt ", fmt) + chunk(b"data", data)
     open(dst, "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
 
@@ -192,7 +193,8 @@ if cmd == "wav":
         opts[k] = int(v, 0)
     wav_cmd(sys.argv[2], sys.argv[3], opts)
 elif cmd == "float":
-    float_cmd(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+    float_cmd(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
+              int(sys.argv[7]) if len(sys.argv) > 7 else 32)
 elif cmd == "mp3":
     mp3_cmd(sys.argv[2], sys.argv[3])
 elif cmd == "model":
@@ -349,6 +351,66 @@ for f in silence.wav short.wav no_samples.wav header_only.wav; do
     fi
 done
 
+# Dither and near-silence (about -90 dBFS): no words in any mode. Per-utterance CMVN
+# scales such noise up to unit variance and the digits model used to hear "six seven
+# oh two ..." in it; the batch gate skips segments without a frame of speech.
+sox -q -R -n -r 8000 -b 16 -c 1 "$tmp/zero8.wav" synth 5 sine 0 vol 0
+sox -q -R "$tmp/zero8.wav" "$tmp/dither.wav" dither                          # TPDF, about -96 dBFS
+sox -q -R -n -r 8000 -b 16 -c 1 "$tmp/lsb.wav" synth 5 whitenoise vol 0.00006 # +-2 LSB at most
+sox -q -R -n -r 16000 -e float -b 32 -c 1 "$tmp/hiss.wav" synth 40 whitenoise vol 0.00002 # -94 dBFS, 40 s
+for f in dither.wav lsb.wav hiss.wav; do
+    for m in "$MODEL" "$DEFAULT_MODEL"; do
+        [ -e "$m" ] || continue
+        run transcribe -m "$m" "$tmp/$f"
+        t_rc=$rc t_out=$out t_err=$err
+        run transcribe -m "$m" --format json "$tmp/$f"
+        j_out=$out
+        timeout 60 "$VOZ" live -m "$m" --input "$tmp/$f" >"$tmp/l.out" 2>"$tmp/l.err"
+        l_rc=$?
+        if [ "$t_rc" -eq 0 ] && [ -z "$t_out" ] && [ -z "$t_err" ] && [[ "$j_out" == *'"text":"","words":[]'* ]] &&
+            [ "$l_rc" -eq 0 ] && [ ! -s "$tmp/l.out" ] && [ ! -s "$tmp/l.err" ]; then
+            ok "$f ($(basename "$m")): no words in transcribe, json and live"
+        else
+            bad "$f ($(basename "$m"))" "transcribe exit $t_rc '$t_out' '$t_err'; json $j_out" \
+                "live exit $l_rc: $(cat "$tmp/l.out" "$tmp/l.err")"
+        fi
+    done
+done
+# Speech next to dither still gives the words it gave before the gate: the clip, then
+# 35 s of dither (a second segment of nothing but dither), at both models.
+sox -q -R "$CLEAN" -b 16 "$tmp/clip16.wav"
+sox -q -R -n -r 16000 -b 16 -c 1 "$tmp/zero16.wav" synth 35 sine 0 vol 0
+sox -q -R "$tmp/zero16.wav" "$tmp/dither16.wav" dither
+sox -q -R "$tmp/clip16.wav" "$tmp/dither16.wav" "$tmp/clip_dither.wav"
+want_clip=$("$VOZ" transcribe -m "$MODEL" "$CLEAN")
+run transcribe -m "$MODEL" "$tmp/clip_dither.wav"
+if [ "$rc" -eq 0 ] && [ "$out" = "$want_clip" ]; then
+    ok "clip then 35 s of dither: '$out', nothing from the dither"
+else
+    bad "clip then 35 s of dither" "exit $rc, got '$out', expected '$want_clip'" "$err"
+fi
+
+# Quiet speech (-55 and -60 dBFS peak, 16-bit with sox's dither, half a second of
+# silence around it): transcribe and live give the same words, those of the clean clip.
+for g in -55 -60; do
+    for m in "$MODEL" "$DEFAULT_MODEL"; do
+        [ -e "$m" ] || continue
+        mrate=$("$VOZ" info "$m" | awk '/sample rate/ { print $3; exit }')
+        sox -q -R "$CLEAN" -r "${mrate:-16000}" -b 16 "$tmp/q_src.wav"
+        want_q=$("$VOZ" transcribe -m "$m" "$tmp/q_src.wav")
+        sox -q -R "$tmp/q_src.wav" "$tmp/quiet$g.wav" pad 0.5 0.5 gain -n $g 2>/dev/null
+        run transcribe -m "$m" "$tmp/quiet$g.wav"
+        t_out=$out t_rc=$rc
+        l_out=$(timeout 60 "$VOZ" live -m "$m" --input "$tmp/quiet$g.wav" 2>&1 | tr '\n' ' ' | sed 's/ $//')
+        if [ "$t_rc" -eq 0 ] && [ -n "$want_q" ] && [ "$t_out" = "$want_q" ] && [ "$l_out" = "$want_q" ]; then
+            ok "speech at $g dBFS ($(basename "$m")): transcribe and live both '$want_q'"
+        else
+            bad "speech at $g dBFS ($(basename "$m"))" "expected '$want_q'" "transcribe (exit $t_rc): '$t_out'" \
+                "live: '$l_out'"
+        fi
+    done
+done
+
 # A data chunk cut short (the header claims all of it, the file ends half-way): what
 # is there is read, exactly the samples a clean file of that length holds.
 half=$(( ($(stat -c %s "$CLEAN") - 44) / 4 ))
@@ -370,6 +432,23 @@ h float "$tmp/inf.wav" 16000 16000 777 inf
 expect_fail "NaN sample (transcribe)" "$tmp/nan.wav" "NaN" "frame 12345" -- transcribe -m "$MODEL" "$tmp/nan.wav"
 expect_fail "Inf sample (transcribe)" "$tmp/inf.wav" "infinite" "frame 777" -- transcribe -m "$MODEL" "$tmp/inf.wav"
 expect_fail "NaN sample (live --input)" "$tmp/nan.wav" "frame 12345" -- live -m "$MODEL" --input "$tmp/nan.wav"
+# Finite but huge samples (a float file holding 1e36 once gave an empty transcript):
+# refused by the shared reader wherever audio is read, naming the file and position.
+for v in 1e5 1e15 1e36 3e38 -1e20; do
+    for bits in 32 64; do
+        h float "$tmp/big.wav" 8000 8000 4321 "$v" "$bits"
+        expect_fail "sample $v in ${bits}-bit float (transcribe)" "$tmp/big.wav" "frame 4321" "expected audio within" \
+            -- transcribe -m "$MODEL" "$tmp/big.wav"
+        expect_fail "sample $v in ${bits}-bit float (live --input)" "$tmp/big.wav" "frame 4321" \
+            "expected audio within" -- live -m "$MODEL" --input "$tmp/big.wav"
+        expect_fail "sample $v in ${bits}-bit float (features)" "$tmp/big.wav" "frame 4321" "expected audio within" \
+            -- features -m "$MODEL" "$tmp/big.wav"
+    done
+done
+h float "$tmp/big64.wav" 8000 8000 99 1e300 64 # beyond float range
+expect_fail "sample 1e300 in 64-bit float (transcribe)" "$tmp/big64.wav" "frame 99" -- transcribe -m "$MODEL" "$tmp/big64.wav"
+printf 'big.wav\tone\n' >"$tmp/big.tsv"
+expect_fail "huge sample (eval)" "big.tsv:1" "big.wav" "frame 4321" -- eval -m "$MODEL" "$tmp/big.tsv"
 expect_fail "NaN sample (features -o)" "$tmp/nan.wav" "frame 12345" -- features -m "$MODEL" -o "$tmp/nan.feat" "$tmp/nan.wav"
 if [ ! -e "$tmp/nan.feat" ] && ! ls "$tmp" | grep -q '\.tmp\.'; then
     ok "features -o leaves no output and no temporary behind"

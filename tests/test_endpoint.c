@@ -364,6 +364,71 @@ static void test_quietest_helper(void **state)
     free(x);
 }
 
+/* 16-bit TPDF dither as sox writes it over digital silence: the difference of two
+   uniform values of one LSB each, quantised to whole LSBs (about -96 dBFS). */
+static float *dither16(double seconds, size_t *n)
+{
+    rng_state = 777;
+    *n = at_s(seconds);
+    float *x = malloc(*n * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < *n; i++)
+        x[i] = (float)(round(uniform01() - uniform01()) / 32768.0);
+    return x;
+}
+
+/* Very quiet speech: a tone burst at -77 dBFS peak (-80 dB frame energy) in digital
+   silence, and one at -66 dBFS peak in dither, are both one utterance; the dither
+   alone and the silence alone are none. With the old -90 dB floor the first was lost. */
+static void test_quiet_speech_and_dither(void **state)
+{
+    (void)state;
+    voz_endpoint_params p = defaults();
+    size_t n;
+    float *x = calloc(at_s(3.0), sizeof *x);
+    n = at_s(3.0);
+    assert_non_null(x);
+    add_tone(x, n, 1.0, 1.6, 1.414e-4, 300); /* variance 1e-8: -80 dB */
+    struct segs g = run(&p, x, n, 0);
+    print_segs(&g);
+    assert_int_equal(g.n, 1);
+    assert_true(g.s[0].speech_start >= at_s(0.98) && g.s[0].speech_start <= at_s(1.02));
+    assert_true(g.s[0].speech_end >= at_s(1.58) && g.s[0].speech_end <= at_s(1.62));
+    free(x);
+
+    x = dither16(10.0, &n);
+    g = run(&p, x, n, 0);
+    print_segs(&g);
+    assert_int_equal(g.n, 0);
+    add_tone(x, n, 4.0, 4.5, 5e-4, 300); /* -66 dBFS peak, 30 dB over the dither */
+    g = run(&p, x, n, 0);
+    print_segs(&g);
+    assert_int_equal(g.n, 1);
+    assert_true(g.s[0].speech_start >= at_s(3.98) && g.s[0].speech_start <= at_s(4.02));
+    free(x);
+}
+
+/* voz_endpoint_loudest_db on hand-solvable input: a full-scale-ish sine of amplitude A
+   has frame variance A^2 / 2; zeros give the floor; a range under one frame is one frame. */
+static void test_loudest_helper(void **state)
+{
+    (void)state;
+    size_t n = at_s(1.0);
+    float *x = calloc(n, sizeof *x);
+    assert_non_null(x);
+    assert_true(fabsf(voz_endpoint_loudest_db(x, n, RATE, 0) - VOZ_ENDPOINT_FLOOR_DB) < 1e-4f);
+    assert_true(fabsf(voz_endpoint_loudest_db(x, 0, RATE, 0) - VOZ_ENDPOINT_FLOOR_DB) < 1e-4f);
+    add_tone(x, n, 0.5, 0.6, 0.01, 500); /* 500 Hz: whole periods per 10 ms frame */
+    float want = 10.0f * log10f(0.01f * 0.01f / 2);
+    float got = voz_endpoint_loudest_db(x, n, RATE, 0);
+    print_message("  loudest %.3f dB, expected %.3f\n", got, want);
+    assert_true(fabsf(got - want) < 0.05f);
+    /* the grid is absolute: starting mid-frame gives the same answer */
+    assert_true(fabsf(voz_endpoint_loudest_db(x + 37, n - 37, RATE, 37) - want) < 0.05f);
+    assert_true(fabsf(voz_endpoint_loudest_db(x + at_s(0.55), 50, RATE, 0) - want) < 1.0f);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -376,6 +441,8 @@ int main(void)
         cmocka_unit_test(test_open_utterance_closed_by_drain),
         cmocka_unit_test(test_block_size_independent),
         cmocka_unit_test(test_quietest_helper),
+        cmocka_unit_test(test_quiet_speech_and_dither),
+        cmocka_unit_test(test_loudest_helper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

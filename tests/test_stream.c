@@ -369,6 +369,10 @@ static void test_errors(void **state)
     bad[42] = NAN;
     assert_int_equal(voz_stream_feed(s, bad, 100), VOZ_ERR_NONFINITE);
     assert_non_null(strstr(voz_last_error(), "42"));
+    bad[42] = 1e36f; /* finite but not audio: the file reader's limit applies to streams too */
+    assert_int_equal(voz_stream_feed(s, bad, 100), VOZ_ERR_NONFINITE);
+    assert_non_null(strstr(voz_last_error(), "1e+36"));
+    bad[42] = 0;
     assert_int_equal(voz_stream_feed(s, NULL, 5), VOZ_ERR_INVALID);
     assert_int_equal(voz_stream_feed(s, NULL, 0), VOZ_OK);
     assert_int_equal(voz_stream_finish(s), VOZ_OK);
