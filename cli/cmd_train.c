@@ -44,7 +44,11 @@ static void usage(FILE *fp)
           "run control:\n"
           "  --resume               continue from MODEL.voz.ckpt (same options)\n"
           "  --checkpoint-every S (300)  --max-minutes M (stop cleanly after M minutes)\n"
-          "  --name NAME  --meta KEY=VALUE (repeatable)  --verbose\n", fp);
+          "  --name NAME  --meta KEY=VALUE (repeatable)  -v, --verbose  -h, --help\n"
+          "\n"
+          "Every option takes its value as the next argument or after '=' (--out=-m.voz).\n"
+          "Exit status: 0 done (or stopped by --max-minutes), 1 an input or runtime error,\n"
+          "a signal (checkpoint written), or no usable model; 2 usage error.\n", fp);
 }
 
 static volatile sig_atomic_t stop_requested;

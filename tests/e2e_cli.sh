@@ -1,0 +1,103 @@
+#!/bin/bash
+# tests/e2e_cli.sh — the command line itself: option errors name the argument that
+# failed (combined short options, abbreviations, a missing value), '--' passes file
+# names starting with '-', every subcommand's --help lists its options, a FIFO as a
+# model or a training manifest is refused at once instead of blocking, and
+# `voz eval --digits/--equiv` scoring (plain WER stays the default).
+# Environment: VOZ (the binary), VOZ_SHARED (the shared folder, for two FSDD clips).
+source "$(dirname "$0")/lib_e2e.sh"
+VOZ=$(cd "$(dirname "$VOZ")" && pwd)/$(basename "$VOZ")
+FIX=$(pwd)/$FIX MODEL=$(pwd)/$MODEL CLIP=$(pwd)/$CLIP
+
+# expect_usage NAME MESSAGE ARGS...: exit 2 and exactly "voz: MESSAGE" on stderr.
+expect_usage() {
+    local name=$1 msg=$2; shift 2
+    run "$@"
+    [ $rc -eq 2 ] && [ "$err" = "voz: $msg" ] && ok "$name: $err" || bad "$name" "exit $rc" "stderr: $err" "expected: voz: $msg"
+}
+
+# ---- option errors name the failing argument -------------------------------------------
+expect_usage "unknown short option" "unknown option '-x' (see voz transcribe --help)" transcribe -x a.wav
+expect_usage "unknown letter after a valid long option" "unknown option '-x' (see voz transcribe --help)" \
+    transcribe --threads=1 -xy a.wav
+expect_usage "unknown long option with a value" "unknown option '--bogus' (see voz transcribe --help)" \
+    transcribe --bogus=3 a.wav
+expect_usage "flag given a value" "option '--help' takes no value, found '3' (see voz transcribe --help)" \
+    transcribe --help=3
+expect_usage "missing value" "option '--format' needs a value (see voz transcribe --help)" transcribe a.wav --format
+expect_usage "missing short value" "option '-m' needs a value (see voz transcribe --help)" transcribe a.wav -m
+expect_usage "abbreviation named in full" "option '--output' needs a value (see voz features --help)" features a.wav --out
+expect_usage "eval unknown" "unknown option '-q' (see voz eval --help)" eval -q m.tsv
+expect_usage "eval missing value" "option '--equiv' needs a value (see voz eval --help)" eval m.tsv --equiv
+expect_usage "train missing value" "option '--out' needs a value (see voz train --help)" train --out
+expect_usage "train unknown short" "unknown option '-x' (see voz train --help)" train -x
+expect_usage "train flag with value" "option '--resume' takes no value, found '1' (see voz train --help)" \
+    train --resume=1
+expect_usage "info unknown" "unknown option '-x' (see voz info --help)" info -x
+run transcribe -m"$tmp/nonexistent.voz" "$CLIP"
+[ $rc -eq 1 ] && [[ "$err" == "voz: $tmp/nonexistent.voz: cannot open"* ]] && ok "-mFILE is the model FILE" ||
+    bad "-mFILE" "exit $rc" "$err"
+
+# ---- '--' passes names starting with '-' -------------------------------------------------
+cp "$CLIP" "$tmp/-clip.wav"
+cp "$MODEL" "$tmp/-m.voz"
+(cd "$tmp" && "$VOZ" transcribe -m ./-m.voz -- -clip.wav >out1 2>err1; echo $? >rc1)
+ref=$("$VOZ" transcribe -m "$MODEL" "$CLIP" 2>&1)
+[ "$(cat "$tmp/rc1")" = 0 ] && [ "$(cat "$tmp/out1")" = "$ref" ] && ok "transcribe -- -clip.wav: '$ref'" ||
+    bad "transcribe -- -clip.wav" "$(cat "$tmp/err1")"
+(cd "$tmp" && "$VOZ" info -- -m.voz >out2 2>err2; echo $? >rc2)
+[ "$(cat "$tmp/rc2")" = 0 ] && grep -q 'CRC-32' "$tmp/out2" && ok "info -- -m.voz" || bad "info -- -m.voz" "$(cat "$tmp/err2")"
+(cd "$tmp" && "$VOZ" features -m ./-m.voz -o ./-f.txt -- -clip.wav 2>err3; echo $? >rc3)
+[ "$(cat "$tmp/rc3")" = 0 ] && [ -s "$tmp/-f.txt" ] && ok "features -o ./-f.txt -- -clip.wav" ||
+    bad "features -- -clip.wav" "$(cat "$tmp/err3")"
+
+# ---- every subcommand's --help lists its options ------------------------------------------
+check_help() {
+    local cmd=$1; shift
+    local help missing=()
+    help=$("$VOZ" $cmd --help 2>&1) || { bad "$cmd --help exit status"; return; }
+    for o in "$@"; do grep -q -- "$o\b" <<<"$help" || missing+=("$o"); done
+    [ ${#missing[@]} -eq 0 ] && ok "$cmd --help lists $*" || bad "$cmd --help lacks ${missing[*]}"
+}
+check_help transcribe --model --format --decoder --beam --words --threads --help
+check_help features --model --format --output --help
+check_help info --help
+check_help eval --model --decoder --beam --threads --equiv --digits --verbose --help
+check_help train --out --train --compose --dev --compose-count --compose-words --gap-ms --skip-bad --cell \
+    --layers --hidden --sample-rate --alphabet --words --epochs --batch-size --optimizer --lr --momentum --clip \
+    --warmup --lr-decay --plateau --seed --threads --augment-variants --speed --snr-db --gain-db --specaug-time \
+    --specaug-freq --resume --checkpoint-every --max-minutes --name --meta --verbose --help
+
+# ---- a FIFO is refused at once, not waited on --------------------------------------------------
+mkfifo "$tmp/fifo"
+run_t() { timeout 10 "$VOZ" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; err=$(cat "$tmp/err"); }
+run_t info "$tmp/fifo"
+[ $rc -eq 1 ] && [[ "$err" == *"fifo: is a FIFO (named pipe), not a regular file"* ]] && ok "info FIFO: $err" ||
+    bad "info FIFO" "exit $rc (124: blocked)" "$err"
+run_t transcribe -m "$tmp/fifo" "$CLIP"
+[ $rc -eq 1 ] && [[ "$err" == *"is a FIFO"* ]] && ok "transcribe -m FIFO" || bad "transcribe -m FIFO" "exit $rc" "$err"
+run_t train --out "$tmp/t.voz" --train "$tmp/fifo" --sample-rate 8000
+[ $rc -eq 1 ] && [[ "$err" == *"fifo: not a regular file"* ]] && [ ! -e "$tmp/t.voz" ] && ok "train FIFO manifest: $err" ||
+    bad "train FIFO manifest" "exit $rc" "$err"
+
+# ---- eval scoring: plain WER by default, --digits and --equiv map oh to zero ---------------------
+FSDD=${VOZ_SHARED:-../shared}/data/fsdd
+if [ -r "$FSDD/0_george_0.wav" ]; then
+    printf '%s\toh\n%s\tzero\n' "$(cd "$FSDD" && pwd)/0_george_0.wav" "$(cd "$FSDD" && pwd)/0_jackson_0.wav" >"$tmp/oh.tsv"
+    printf '# digits\nzero oh\n' >"$tmp/eq.txt"
+    wer() { sed -n 's/^WER \(.*\)%$/\1/p' <<<"$1"; }
+    run eval "$tmp/oh.tsv" --decoder greedy; plain=$(wer "$out")
+    run eval --digits "$tmp/oh.tsv" --decoder greedy; digits=$(wer "$out")
+    run eval --equiv "$tmp/eq.txt" "$tmp/oh.tsv" --decoder greedy; equiv=$(wer "$out")
+    [ "$plain" = "50.00" ] && [ "$digits" = "0.00" ] && [ "$equiv" = "0.00" ] &&
+        ok "eval WER: plain $plain%, --digits $digits%, --equiv $equiv%" ||
+        bad "eval oh/zero scoring" "plain '$plain' (expected 50.00), --digits '$digits', --equiv '$equiv' (0.00)"
+    printf 'zero\n' >"$tmp/eq1.txt"
+    run eval --equiv "$tmp/eq1.txt" "$tmp/oh.tsv"
+    [ $rc -eq 1 ] && [[ "$err" == *"eq1.txt:1: 'zero' alone"* ]] && ok "bad --equiv: $err" || bad "bad --equiv" "exit $rc" "$err"
+else
+    echo "skip: no FSDD under $FSDD for the eval scoring checks"
+fi
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
