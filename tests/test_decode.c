@@ -1,0 +1,165 @@
+/* tests/test_decode.c — the decoding context (recognizer/decode.h): one context decoding
+   a run of utterances of different lengths, in an order that grows and shrinks its
+   buffers, gives exactly what a fresh voz_decode_utterance gives for each (text, word
+   times, frame count, log-probabilities), with the greedy and the beam decoder and on
+   one and two threads. The embedded digits model on FSDD speech. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/audio.h"
+#include "recognizer/decode.h"
+
+static float *load_fsdd(const char *name, size_t *n)
+{
+    const char *shared = getenv("VOZ_SHARED");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/fsdd/%s", shared ? shared : "../shared", name);
+    float *pcm = NULL;
+    if (voz_audio_load(path, 8000, &pcm, n) != VOZ_OK)
+        return NULL;
+    return pcm;
+}
+
+/* Two digits with 0.3 s of quiet noise before, between and after: a longer utterance. */
+static float *pair(const float *a, size_t na, const float *b, size_t nb, size_t *n)
+{
+    size_t gap = 2400;
+    *n = gap + na + gap + nb + gap;
+    float *x = malloc(*n * sizeof *x);
+    assert_non_null(x);
+    uint32_t r = 9;
+    for (size_t i = 0; i < *n; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = 1e-3f * ((float)(r >> 8) / (float)(1u << 24) - 0.5f);
+    }
+    memcpy(x + gap, a, na * sizeof *a);
+    memcpy(x + 2 * gap + na, b, nb * sizeof *b);
+    return x;
+}
+
+static void expect_same(const char *what, const voz_transcript *got, const voz_transcript *want,
+                        const float *lp_got, const float *lp_want, size_t T, int C)
+{
+    if (strcmp(got->text, want->text) || got->n_words != want->n_words) {
+        print_error("%s: text '%s' (%d words), expected '%s' (%d words)\n", what, got->text, got->n_words,
+                    want->text, want->n_words);
+        fail();
+    }
+    for (int i = 0; i < got->n_words; i++)
+        if (strcmp(got->words[i].text, want->words[i].text) || got->words[i].start != want->words[i].start ||
+            got->words[i].end != want->words[i].end) {
+            print_error("%s: word %d '%s' %.3f-%.3f, expected '%s' %.3f-%.3f\n", what, i, got->words[i].text,
+                        got->words[i].start, got->words[i].end, want->words[i].text, want->words[i].start,
+                        want->words[i].end);
+            fail();
+        }
+    if (got->duration != want->duration || got->start != want->start || got->end != want->end) {
+        print_error("%s: span %.6f-%.6f (%.6f s), expected %.6f-%.6f (%.6f s)\n", what, got->start, got->end,
+                    got->duration, want->start, want->end, want->duration);
+        fail();
+    }
+    for (size_t i = 0; i < T * (size_t)C; i++)
+        if (memcmp(&lp_got[i], &lp_want[i], sizeof *lp_got)) {
+            print_error("%s: log-probability %zu of frame %zu is %.9g, expected %.9g\n", what, i % (size_t)C,
+                        i / (size_t)C, (double)lp_got[i], (double)lp_want[i]);
+            fail();
+        }
+}
+
+static void test_ctx_matches_one_shot(void **state)
+{
+    (void)state;
+    size_t na, nb;
+    float *a = load_fsdd("3_jackson_0.wav", &na), *b = load_fsdd("8_george_5.wav", &nb);
+    if (!a || !b) {
+        printf("  skipped: FSDD not found (VOZ_SHARED)\n");
+        free(a);
+        free(b);
+        skip();
+    }
+    size_t nab;
+    float *ab = pair(a, na, b, nb, &nab);
+    struct voz_model *m;
+    assert_int_equal(voz_model_load_default(&m), VOZ_OK);
+    const int C = voz_model_num_classes(m);
+    /* short, long, short, shorter than a frame, empty, long again */
+    struct { const float *x; size_t n; } utts[] = { { a, na }, { ab, nab }, { b, nb }, { a, 100 }, { a, 0 }, { ab, nab } };
+    const size_t n_utts = sizeof utts / sizeof utts[0];
+    int spoke = 0;
+    for (int threads = 1; threads <= 2; threads++)
+        for (int dec = VOZ_DECODER_GREEDY; dec <= VOZ_DECODER_BEAM; dec++) {
+            voz_decode_params p = voz_decode_default_params();
+            p.threads = threads;
+            p.decoder = (voz_decoder)dec;
+            struct voz_decode_ctx *c;
+            assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_OK);
+            for (size_t u = 0; u < n_utts; u++) {
+                voz_transcript want, got;
+                float *lp_want = NULL, *lp_got = NULL;
+                size_t T_want = 0, T_got = 0;
+                double t0 = 1.5 * (double)u;
+                assert_int_equal(voz_decode_utterance(m, utts[u].x, utts[u].n, &p, t0, &want, &lp_want, &T_want),
+                                 VOZ_OK);
+                assert_int_equal(voz_decode_ctx_utterance(c, utts[u].x, utts[u].n, t0, &got, &lp_got, &T_got),
+                                 VOZ_OK);
+                assert_int_equal(T_got, T_want);
+                char what[96];
+                snprintf(what, sizeof what, "utterance %zu, %s, %d thread(s)", u,
+                         dec == VOZ_DECODER_BEAM ? "beam" : "greedy", threads);
+                expect_same(what, &got, &want, lp_got, lp_want, T_got, C);
+                spoke += got.n_words > 0;
+                free(lp_want);
+                free(lp_got);
+                voz_transcript_release(&want);
+                voz_transcript_release(&got);
+            }
+            voz_decode_ctx_free(c);
+        }
+    assert_true(spoke >= 4 * 3); /* the three speech utterances gave words every time */
+    voz_model_free(m);
+    free(a);
+    free(b);
+    free(ab);
+}
+
+static void test_ctx_refuses(void **state)
+{
+    (void)state;
+    struct voz_model *m;
+    assert_int_equal(voz_model_load_default(&m), VOZ_OK);
+    voz_decode_params p = voz_decode_default_params();
+    p.threads = 3;
+    struct voz_decode_ctx *c = (void *)1;
+    assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_ERR_INVALID);
+    assert_null(c);
+    assert_int_equal(voz_decode_ctx_create(m, NULL, &c), VOZ_OK); /* NULL: defaults */
+    float x[800];
+    for (int i = 0; i < 800; i++)
+        x[i] = 0.1f * sinf(0.3f * (float)i);
+    x[500] = INFINITY;
+    voz_transcript t;
+    assert_int_equal(voz_decode_ctx_utterance(c, x, 800, 0, &t, NULL, NULL), VOZ_ERR_NONFINITE);
+    x[500] = 0;
+    /* the context still works after a refused utterance */
+    assert_int_equal(voz_decode_ctx_utterance(c, x, 800, 0, &t, NULL, NULL), VOZ_OK);
+    voz_transcript_release(&t);
+    voz_decode_ctx_free(c);
+    voz_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ctx_matches_one_shot),
+        cmocka_unit_test(test_ctx_refuses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
