@@ -6,7 +6,7 @@
    speech gate (voz_transcribe_has_speech) gives no words: it is not decoded, since
    per-utterance CMVN would scale dither up to unit variance and the model hears
    digits in it. Segments with speech are decoded whole, exactly as without the gate. */
-#include "recognizer/internal.h"
+#include "recognizer/decode.h"
 #include "common/util.h"
 #include "frontend/audio.h"
 #include "frontend/endpoint.h"
@@ -26,6 +26,7 @@ int voz_transcribe_has_speech(const float *pcm, size_t n, int rate, uint64_t pcm
 struct segmenter {
     const struct voz_model *m;
     const voz_decode_params *p;
+    struct voz_decode_ctx *ctx; /* decoding scratch kept across segments (first decode makes it) */
     int rate;
     float *buf;          /* [cap] samples of the current segment */
     size_t n, cap;
@@ -70,6 +71,7 @@ static void seg_release(struct segmenter *sg)
         free(sg->words[i].text);
     free(sg->words);
     free(sg->buf);
+    voz_decode_ctx_free(sg->ctx);
     memset(sg, 0, sizeof *sg);
 }
 
@@ -80,8 +82,9 @@ static voz_status seg_decode(struct segmenter *sg, size_t len)
     double t0 = (double)sg->consumed / sg->rate;
     voz_status s = VOZ_OK;
     memset(&t, 0, sizeof t);
-    if (voz_transcribe_has_speech(sg->buf, len, sg->rate, sg->consumed))
-        s = voz_decode_utterance(sg->m, sg->buf, len, sg->p, t0, &t, NULL, NULL);
+    if (voz_transcribe_has_speech(sg->buf, len, sg->rate, sg->consumed) &&
+        (sg->ctx || !(s = voz_decode_ctx_create(sg->m, sg->p, &sg->ctx))))
+        s = voz_decode_ctx_utterance(sg->ctx, sg->buf, len, t0, &t, NULL, NULL);
     if (s)
         return s;
     if (sg->n_words + t.n_words > sg->cap_words) {
