@@ -1,5 +1,5 @@
 /* frontend/mfcc.c — Kaldi's MFCC: option checks, framing (NumFrames, edge reflection),
-   the per-frame computer (window, mel banks, DCT, lifter over one kiss_fftr config) and
+   the per-frame computer (window, mel banks, DCT, lifter over one KissFFT config) and
    the streaming driver. voz_features_compute (features.c) frames a whole buffer with the
    same extraction and the same computer, so live and batch features are bit-identical.
    Shapes: L frame length (samples), S frame shift, N fft size (L padded), K = N/2 + 1
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <kiss_fftr.h>
+#include <kiss_fft.h>
 
 #define PREFIX "feature options"
 /* Largest FFT we accept: a 2 s frame at 128 kHz. Anything bigger is a typo, and the
@@ -196,7 +196,11 @@ struct voz_mfcc {
     float *raw;           /* [L] scaled, dithered, DC-free samples before pre-emphasis */
     float *edge;          /* [L] a frame reflected at the signal's edges (offline driver) */
     float *lifter;        /* [C] 1 + L/2 sin(pi k / L), all 1 when the lifter is off */
-    kiss_fftr_cfg fft;    /* one config for size N, reused for every frame */
+    kiss_fft_cfg fft;     /* complex FFT of H = N/2 points, reused for every frame: the real
+                             N-point transform is that of the even/odd samples packed as
+                             complex values, then split (what kiss_fftr does, here with
+                             the split vectorised and fused with the power spectrum) */
+    float *tw_re, *tw_im; /* [H] the split's twiddles cos, sin of -2 pi k / N */
     float *buf;           /* [N] the frame being analysed */
     kiss_fft_cpx *spec;   /* [N/2 + 1] */
     float *logmel;        /* [M] */
@@ -316,13 +320,20 @@ voz_status voz_mfcc_create(const voz_feature_params *p, struct voz_mfcc **out)
     m->buf = calloc(m->N, sizeof *m->buf);
     m->spec = calloc(m->N / 2 + 1, sizeof *m->spec);
     m->logmel = calloc((size_t)m->M, sizeof *m->logmel);
-    m->fft = kiss_fftr_alloc((int)m->N, 0, NULL, NULL);
+    m->fft = kiss_fft_alloc((int)(m->N / 2), 0, NULL, NULL);
+    m->tw_re = malloc(m->N / 2 * sizeof *m->tw_re);
+    m->tw_im = malloc(m->N / 2 * sizeof *m->tw_im);
     if (!m->window || !m->dct || !m->cep || !m->raw || !m->edge || !m->lifter || !m->buf || !m->spec || !m->logmel ||
-        !m->fft) {
+        !m->fft || !m->tw_re || !m->tw_im) {
         voz_mfcc_free(m);
         return voz_fail(VOZ_ERR_NOMEM, PREFIX ": out of memory for an FFT of %zu", m->N);
     }
     make_window(p->window, m->L, m->window);
+    for (size_t k = 0; k < m->N / 2; k++) {
+        double a = -2.0 * M_PI * (double)k / (double)m->N;
+        m->tw_re[k] = (float)cos(a);
+        m->tw_im[k] = (float)sin(a);
+    }
     if ((s = make_mel_banks(m)) != VOZ_OK) {
         voz_mfcc_free(m);
         return s;
@@ -357,8 +368,9 @@ void voz_mfcc_free(struct voz_mfcc *m)
     free(m->buf);
     free(m->spec);
     free(m->logmel);
-    if (m->fft)
-        kiss_fftr_free(m->fft);
+    kiss_fft_free(m->fft);
+    free(m->tw_re);
+    free(m->tw_im);
     free(m);
 }
 
@@ -455,19 +467,33 @@ void voz_mfcc_compute_frame(struct voz_mfcc *m, const float *frame, float *out)
     if (p->use_energy && !p->raw_energy)
         energy = log_energy(m, y, L);
 
-    kiss_fftr(m->fft, y, m->spec);
-    /* Power spectrum in place of the time signal: buf[k] = |X_k|^2, k < N/2 (the only
-       bins the triangles touch). spec is interleaved (re, im): two vectors hold four
-       bins. */
-    const float *sp = (const float *)m->spec;
-    size_t half = m->N / 2, k = 0;
-    for (; k + 4 <= half; k += 4) {
-        v4f a = *(const v4f *)(sp + 2 * k), b = *(const v4f *)(sp + 2 * k + 4);
-        v4f re = __builtin_shufflevector(a, b, 0, 2, 4, 6), im = __builtin_shufflevector(a, b, 1, 3, 5, 7);
-        *(v4f *)(y + k) = re * re + im * im;
+    /* z[n] = y[2n] + i y[2n+1] (the cast is kiss_fftr's own), Z = FFT_H(z); then for
+       k < H, with Zc = conj(Z[H-k]) (Z[H] = Z[0]) and W = e^(-2 pi i k / N):
+       X_k = (Z[k] + Zc) / 2 - i W (Z[k] - Zc) / 2, and buf[k] = |X_k|^2, the only bins
+       the triangles touch. Four bins a step: Z[k..k+3] against Z[H-k-3..H-k] reversed. */
+    kiss_fft(m->fft, (const kiss_fft_cpx *)y, m->spec);
+    const float *z = (const float *)m->spec;
+    size_t H = m->N / 2, k = 1;
+    const v4f half = { 0.5f, 0.5f, 0.5f, 0.5f };
+    for (; k + 4 <= H; k += 4) {
+        v4f a0 = *(const v4f *)(z + 2 * k), a1 = *(const v4f *)(z + 2 * k + 4);
+        v4f b0 = *(const v4f *)(z + 2 * (H - k - 3)), b1 = *(const v4f *)(z + 2 * (H - k - 3) + 4);
+        v4f zr = __builtin_shufflevector(a0, a1, 0, 2, 4, 6), zi = __builtin_shufflevector(a0, a1, 1, 3, 5, 7);
+        v4f cr = __builtin_shufflevector(b1, b0, 2, 0, 6, 4), ci = __builtin_shufflevector(b1, b0, 3, 1, 7, 5);
+        v4f er = (zr + cr) * half, ei = (zi - ci) * half; /* (Z[k] + conj Z[H-k]) / 2 */
+        v4f orr = (zi + ci) * half, oi = (cr - zr) * half; /* (Z[k] - conj Z[H-k]) / 2i */
+        v4f wr = *(const v4f *)(m->tw_re + k), wi = *(const v4f *)(m->tw_im + k);
+        v4f xr = er + (wr * orr - wi * oi), xi = ei + (wr * oi + wi * orr);
+        *(v4f *)(y + k) = xr * xr + xi * xi;
     }
-    for (; k < half; k++)
-        y[k] = m->spec[k].r * m->spec[k].r + m->spec[k].i * m->spec[k].i;
+    for (; k < H; k++) {
+        float zr = z[2 * k], zi = z[2 * k + 1], cr = z[2 * (H - k)], ci = z[2 * (H - k) + 1];
+        float er = (zr + cr) * 0.5f, ei = (zi - ci) * 0.5f, orr = (zi + ci) * 0.5f, oi = (cr - zr) * 0.5f;
+        float wr = m->tw_re[k], wi = m->tw_im[k];
+        float xr = er + (wr * orr - wi * oi), xi = ei + (wr * oi + wi * orr);
+        y[k] = xr * xr + xi * xi;
+    }
+    y[0] = (z[0] + z[1]) * (z[0] + z[1]); /* X_0 = Re Z[0] + Im Z[0], real */
     const float *w = m->mel_w;
     for (int b = 0; b < m->M; b++) {
         double e = dot_d(w, y + m->mel_first[b], (size_t)m->mel_len[b]);
