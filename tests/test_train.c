@@ -601,11 +601,55 @@ static void test_checkpoint_corruption_rejected(void **state)
     unlink(path);
 }
 
+/* Word equivalences: alternatives become the canonical word in both texts before
+   scoring ("oh" and "zero" one word); text is normalised; a later mapping of the same
+   alternative wins; malformed pairs are refused. */
+static void test_word_map(void **state)
+{
+    (void)state;
+    struct voz_word_map m = { 0 };
+    char *t = voz_word_map_apply(&m, "  Oh  One ");
+    assert_string_equal(t, "oh one"); /* no mapping: only normalised */
+    free(t);
+    assert_int_equal(voz_word_map_add(&m, "zero", "OH"), VOZ_OK);
+    assert_int_equal(voz_word_map_add(&m, "two", "to"), VOZ_OK);
+    assert_int_equal(voz_word_map_add(&m, "two", "too"), VOZ_OK);
+    assert_int_equal(voz_word_map_add(&m, "zero", "o"), VOZ_OK);
+    assert_int_equal(voz_word_map_add(&m, "zero", "too"), VOZ_OK); /* remaps "too" */
+    t = voz_word_map_apply(&m, "oh o to too ohh");
+    assert_string_equal(t, "zero zero two zero ohh");
+    free(t);
+    assert_int_equal(voz_word_map_add(&m, "zero", "two words"), VOZ_ERR_FORMAT);
+    assert_int_equal(voz_word_map_add(&m, "", "x"), VOZ_ERR_FORMAT);
+    struct voz_error_counts plain = { 0 }, mapped = { 0 };
+    char *r = voz_word_map_apply(&m, "oh one"), *h = voz_word_map_apply(&m, "zero one");
+    assert_int_equal(voz_metrics_add(&plain, "oh one", "zero one"), VOZ_OK);
+    assert_int_equal(voz_metrics_add(&mapped, r, h), VOZ_OK);
+    assert_int_equal(plain.word_errors, 1);
+    assert_int_equal(mapped.word_errors, 0);
+    free(r);
+    free(h);
+    voz_word_map_release(&m);
+
+    char path[] = "/tmp/voz_equiv_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    fputs("# comment\n\nzero oh o\r\nnine\n", fp);
+    fclose(fp);
+    assert_int_equal(voz_word_map_read(path, &m), VOZ_ERR_FORMAT);
+    assert_non_null(strstr(voz_last_error(), ":4: 'nine' alone"));
+    assert_int_equal(m.n, 2);
+    voz_word_map_release(&m);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_wer_cer_known_pairs),
+        cmocka_unit_test(test_word_map),
         cmocka_unit_test(test_rng_streams),
         cmocka_unit_test(test_augment_deterministic),
         cmocka_unit_test(test_augment_speed_and_snr),
