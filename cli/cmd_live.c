@@ -28,6 +28,13 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
+/* Asked by the file reader while it waits on a pipe, so Ctrl-C is not stuck behind a read. */
+static int stop_requested(void *user)
+{
+    (void)user;
+    return interrupted;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -43,7 +50,8 @@ static void usage(FILE *fp)
             "                        (default: the default input device)\n"
             "  --list-devices        list the input devices and exit\n"
             "  --input FILE          replay an audio file through the live path instead\n"
-            "                        ('-' is standard input)\n"
+            "                        ('-' is standard input; WAV on a pipe or FIFO, as\n"
+            "                        arecord writes it, is transcribed as it arrives)\n"
             "  --realtime            with --input: feed the file at real-time speed\n"
             "  --format txt|json     output format (default: txt); json prints one object per\n"
             "                        utterance: start, end, text, words with start/end\n"
@@ -361,8 +369,14 @@ int cmd_live(int argc, char **argv)
     struct voz_capture *cap = NULL;
     voz_status s;
     if (input) {
-        if ((s = voz_capture_open_file(input, rate, realtime, 0, &cap)) != VOZ_OK)
+        if ((s = voz_capture_open_file_opts(input, rate, realtime, 0, stop_requested, NULL, &cap)) != VOZ_OK) {
+            if (s == VOZ_ERR_ABORTED && interrupted) {
+                voz_stream_free(st); /* Ctrl-C before the input said anything: nothing to print */
+                voz_model_free(m);
+                return 0;
+            }
             cli_die(1, "%s", voz_last_error());
+        }
         if (lv.verbose)
             fprintf(stderr, "voz: replaying '%s'%s, recognizing at %d Hz\n", input,
                     realtime ? " at real-time speed" : "", rate);

@@ -1,6 +1,8 @@
 /* frontend/audio.c — audio files in: libsndfile decides the format from the content;
    standard input (and pipes) are spooled to an unlinked temporary file first, since most
-   formats need seeking. WAV files whose RIFF/data sizes lie (0, 0xFFFFFFFF, past the end,
+   formats need seeking, unless the caller asks for incremental reading and the stream is
+   RIFF/WAVE: then the header is parsed as it arrives and samples are handed out as soon
+   as they are there (`arecord | voz live --input -`). WAV files whose RIFF/data sizes lie (0, 0xFFFFFFFF, past the end,
    as streaming writers leave them) are read by a small RIFF reader of our own up to the
    data actually present. Samples leave as mono floats (mean of the channels) at the
    requested rate, read and resampled in blocks. */
@@ -11,6 +13,7 @@
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
+#include <poll.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #define BLOCK_FRAMES 4096
 #define MAX_CHANNELS 1024
 #define MAX_RATE 10000000
+#define POLL_MS 50         /* waiting on a pipe: the abort callback is asked this often */
 
 /* ---- our own RIFF/WAVE reader ------------------------------------------------------ */
 
@@ -81,6 +85,44 @@ static int only_chunks_follow(int fd, int64_t pos, int64_t size)
     return 0;
 }
 
+/* The fmt chunk's first min(len, 40) bytes into *h; -1 with the reason when it is a
+   format we do not read. */
+static int wav_parse_fmt(const unsigned char *b, uint32_t len, struct wav_hdr *h, char *why, size_t why_len)
+{
+    int tag = le16(b);
+    h->channels = le16(b + 2);
+    h->rate = (int)le32(b + 4);
+    h->block_align = le16(b + 12);
+    int bits = le16(b + 14);
+    if (tag == WAV_EXTENSIBLE) {
+        if (len < 40) {
+            snprintf(why, why_len, "WAVE_FORMAT_EXTENSIBLE fmt chunk of %u bytes, expected 40", len);
+            return -1;
+        }
+        tag = le16(b + 24); /* first two bytes of the subformat GUID */
+        h->extensible = 1;
+    }
+    if (tag != WAV_PCM && tag != WAV_FLOAT) {
+        snprintf(why, why_len, "WAV encoding 0x%04x, expected PCM or IEEE float", tag);
+        return -1;
+    }
+    if (h->channels < 1 || h->channels > MAX_CHANNELS || h->rate < 1 || h->rate > MAX_RATE ||
+        h->block_align < 1 || h->block_align % h->channels) {
+        snprintf(why, why_len, "fmt chunk: %d channels, %d Hz, block align %d, %d bits do not fit "
+                 "together", h->channels, h->rate, h->block_align, bits);
+        return -1;
+    }
+    h->tag = tag;
+    h->bytes = h->block_align / h->channels;
+    if ((tag == WAV_PCM && h->bytes > 4) || (tag == WAV_FLOAT && h->bytes != 4 && h->bytes != 8) ||
+        bits > 8 * h->bytes || bits < 1) {
+        snprintf(why, why_len, "%d-bit %s samples in %d-byte containers are not supported", bits,
+                 tag == WAV_PCM ? "PCM" : "float", h->bytes);
+        return -1;
+    }
+    return 0;
+}
+
 /* 1: RIFF/WAVE with a format we read, header in *h; 0: not RIFF/WAVE; -1: RIFF/WAVE
    but broken or a format we do not read, reason in why. */
 static int wav_sniff(int fd, int64_t size, struct wav_hdr *h, char *why, size_t why_len)
@@ -125,37 +167,8 @@ static int wav_sniff(int fd, int64_t size, struct wav_hdr *h, char *why, size_t 
                 snprintf(why, why_len, "fmt chunk of %u bytes, expected at least 16", len);
                 return -1;
             }
-            int tag = le16(b);
-            h->channels = le16(b + 2);
-            h->rate = (int)le32(b + 4);
-            h->block_align = le16(b + 12);
-            int bits = le16(b + 14);
-            if (tag == WAV_EXTENSIBLE) {
-                if (len < 40) {
-                    snprintf(why, why_len, "WAVE_FORMAT_EXTENSIBLE fmt chunk of %u bytes, expected 40", len);
-                    return -1;
-                }
-                tag = le16(b + 24); /* first two bytes of the subformat GUID */
-                h->extensible = 1;
-            }
-            if (tag != WAV_PCM && tag != WAV_FLOAT) {
-                snprintf(why, why_len, "WAV encoding 0x%04x, expected PCM or IEEE float", tag);
+            if (wav_parse_fmt(b, len, h, why, why_len))
                 return -1;
-            }
-            if (h->channels < 1 || h->channels > MAX_CHANNELS || h->rate < 1 || h->rate > MAX_RATE ||
-                h->block_align < 1 || h->block_align % h->channels) {
-                snprintf(why, why_len, "fmt chunk: %d channels, %d Hz, block align %d, %d bits do not fit "
-                         "together", h->channels, h->rate, h->block_align, bits);
-                return -1;
-            }
-            h->tag = tag;
-            h->bytes = h->block_align / h->channels;
-            if ((tag == WAV_PCM && h->bytes > 4) || (tag == WAV_FLOAT && h->bytes != 4 && h->bytes != 8) ||
-                bits > 8 * h->bytes || bits < 1) {
-                snprintf(why, why_len, "%d-bit %s samples in %d-byte containers are not supported", bits,
-                         tag == WAV_PCM ? "PCM" : "float", h->bytes);
-                return -1;
-            }
             have_fmt = 1;
         }
         pos += 8 + (int64_t)len + (len & 1);
@@ -213,30 +226,71 @@ struct voz_audio {
     struct voz_resampler *rs;/* NULL when the file is at the target rate */
     int src_eof;
     voz_status err;          /* sticky: a failed read fails every later read */
+    voz_audio_options opt;
+    int streaming;           /* our WAV reader on a pipe: samples read() as they arrive */
+    size_t raw_have;         /* streaming: bytes of an incomplete frame kept in raw[] */
 };
+
+/* Reads from a pipe: up to n bytes, returning as soon as some arrived (all = 0) or once
+   n arrived (all = 1). Waits in POLL_MS steps asking the abort callback in between.
+   Returns the bytes read (short only at the end of the stream), -1 on a read error
+   (errno set), -2 when aborted. */
+static ssize_t pipe_read(struct voz_audio *a, int fd, void *buf, size_t n, int all)
+{
+    size_t done = 0;
+    while (done < n) {
+        if (a->opt.abort && a->opt.abort(a->opt.abort_user))
+            return -2;
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        int pr = poll(&pf, 1, POLL_MS);
+        if (pr < 0 && errno != EINTR)
+            return -1;
+        if (pr <= 0)
+            continue; /* a timeout or a signal: ask the abort callback again */
+        ssize_t r = read(fd, (char *)buf + done, n - done);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        done += (size_t)r;
+        if (!all)
+            break;
+    }
+    return (ssize_t)done;
+}
+
+static voz_status pipe_failure(struct voz_audio *a, ssize_t r, const char *what)
+{
+    if (r == -2)
+        return voz_fail(VOZ_ERR_ABORTED, "%s: interrupted", a->name);
+    return voz_fail(VOZ_ERR_IO, "%s: %s failed: %s", a->name, what, strerror(errno));
+}
 
 /* A stream longer than this is refused rather than copied on: /dev/zero or an endless
    pipe would otherwise fill the disk. 2 GiB is 37 hours of 8 kHz 16-bit mono audio. */
 #define SPOOL_MAX ((int64_t)2 << 30)
 
-static voz_status spool_stdin(struct voz_audio *a, int in_fd)
+/* Copies the stream (after the `pre_n` bytes already taken from it, in `pre`) into an
+   unlinked temporary file, then reads that in place of the stream. */
+static voz_status spool_stdin(struct voz_audio *a, int in_fd, const void *pre, size_t pre_n)
 {
     a->spool = tmpfile();
     if (!a->spool)
         return voz_fail(VOZ_ERR_IO, "%s: cannot create a temporary file to hold it: %s", a->name,
                         strerror(errno));
+    if (pre_n && fwrite(pre, 1, pre_n, a->spool) != pre_n)
+        return voz_fail(VOZ_ERR_IO, "%s: cannot write the temporary copy: %s", a->name, strerror(errno));
     char *buf = malloc(1 << 16);
     if (!buf)
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", a->name);
-    int64_t total = 0;
+    int64_t total = (int64_t)pre_n;
     for (;;) {
-        ssize_t r = read(in_fd, buf, 1 << 16);
-        if (r < 0 && errno == EINTR)
-            continue;
+        ssize_t r = pipe_read(a, in_fd, buf, 1 << 16, 0);
         if (r < 0) {
-            int e = errno;
             free(buf);
-            return voz_fail(VOZ_ERR_IO, "%s: read failed: %s", a->name, strerror(e));
+            return pipe_failure(a, r, "read");
         }
         if (r == 0)
             break;
@@ -260,6 +314,82 @@ static voz_status spool_stdin(struct voz_audio *a, int in_fd)
     a->fd = fileno(a->spool);
     lseek(a->fd, 0, SEEK_SET);
     return VOZ_OK;
+}
+
+/* Incremental reading of a pipe: a RIFF/WAVE header is parsed chunk by chunk as it
+   arrives (skipping chunks other than fmt by reading them), and a->fd is left at the
+   first sample. Anything else is spooled with the bytes already read. *done = 1 when
+   the stream is ours to read incrementally. */
+static voz_status stream_open(struct voz_audio *a, int fd, int *done)
+{
+    unsigned char b[64];
+    *done = 0;
+    ssize_t r = pipe_read(a, fd, b, 12, 1);
+    if (r < 0)
+        return pipe_failure(a, r, "read");
+    if (r < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4))
+        return spool_stdin(a, fd, b, (size_t)r);
+    struct wav_hdr *h = &a->wav;
+    char why[160];
+    int have_fmt = 0;
+    int64_t pos = 12;
+    memset(h, 0, sizeof *h);
+    for (;;) {
+        if ((r = pipe_read(a, fd, b, 8, 1)) != 8) {
+            if (r < 0)
+                return pipe_failure(a, r, "read");
+            return voz_fail(VOZ_ERR_FORMAT, "%s: WAV stream ends at byte %lld, before its data chunk",
+                            a->name, (long long)(pos + (r > 0 ? r : 0)));
+        }
+        uint32_t len = le32(b + 4);
+        char id[5] = { 0 };
+        memcpy(id, b, 4);
+        if (!chunk_id_ok(b))
+            return voz_fail(VOZ_ERR_FORMAT, "%s: not a supported audio file (WAV header: unreadable chunk "
+                            "header at offset %lld)", a->name, (long long)pos);
+        if (!memcmp(b, "data", 4)) {
+            if (!have_fmt)
+                return voz_fail(VOZ_ERR_FORMAT, "%s: not a supported audio file (WAV header: data chunk "
+                                "before any fmt chunk)", a->name);
+            h->declared = len;
+            /* A streaming writer cannot know the size: 0 and 0xFFFFFFFF mean "to the end". */
+            h->frames = len == 0 || len == 0xFFFFFFFFu ? INT64_MAX : (int64_t)len / h->block_align;
+            h->data_off = pos + 8;
+            a->streaming = 1;
+            a->fd = fd;
+            a->info.file_rate = h->rate;
+            a->info.channels = h->channels;
+            a->info.frames = h->frames == INT64_MAX ? -1 : h->frames;
+            snprintf(a->info.format, sizeof a->info.format, "WAV%s stream, %d-bit %s", h->extensible ? "EX" : "",
+                     8 * h->bytes, h->tag == WAV_FLOAT ? "float" : "PCM");
+            *done = 1;
+            return VOZ_OK;
+        }
+        /* Skip (or, for fmt, keep the first 40 bytes of) the chunk, pad byte included. */
+        uint64_t left = (uint64_t)len + (len & 1), got = 0;
+        unsigned char fmt[40];
+        size_t keep = !memcmp(id, "fmt ", 4) ? (len < 40 ? len : 40) : 0;
+        while (got < left) {
+            size_t want = left - got < sizeof b ? (size_t)(left - got) : sizeof b;
+            if ((r = pipe_read(a, fd, b, want, 1)) != (ssize_t)want) {
+                if (r < 0)
+                    return pipe_failure(a, r, "read");
+                return voz_fail(VOZ_ERR_FORMAT, "%s: WAV stream ends inside its '%s' chunk", a->name, id);
+            }
+            if (got < keep)
+                memcpy(fmt + got, b, keep - got < want ? keep - got : want);
+            got += want;
+        }
+        if (keep) {
+            if (len < 16)
+                return voz_fail(VOZ_ERR_FORMAT, "%s: not a supported audio file (WAV header: fmt chunk of "
+                                "%u bytes, expected at least 16)", a->name, len);
+            if (wav_parse_fmt(fmt, len, h, why, sizeof why))
+                return voz_fail(VOZ_ERR_FORMAT, "%s: not a supported audio file (WAV header: %s)", a->name, why);
+            have_fmt = 1;
+        }
+        pos += 8 + (int64_t)left;
+    }
 }
 
 static void describe_sndfile(struct voz_audio *a, int format)
@@ -289,8 +419,17 @@ static voz_status open_source(struct voz_audio *a, const char *path)
             a->fd = dup(0); /* a redirected regular file: read it in place */
             if (a->fd < 0)
                 return voz_fail(VOZ_ERR_IO, "%s: %s", a->name, strerror(errno));
+        } else if (a->opt.incremental) {
+            int in = dup(0), done;
+            if (in < 0)
+                return voz_fail(VOZ_ERR_IO, "%s: %s", a->name, strerror(errno));
+            voz_status s = stream_open(a, in, &done);
+            if (!done)
+                close(in);
+            if (s != VOZ_OK || done)
+                return s;
         } else {
-            voz_status s = spool_stdin(a, 0);
+            voz_status s = spool_stdin(a, 0, NULL, 0);
             if (s != VOZ_OK)
                 return s;
         }
@@ -309,11 +448,12 @@ static voz_status open_source(struct voz_audio *a, const char *path)
         }
         if (!S_ISREG(st.st_mode)) {
             /* a pipe (e.g. /dev/stdin, <(...)): spool it like stdin */
-            int in = a->fd;
+            int in = a->fd, done = 0;
             a->fd = -1;
-            voz_status s = spool_stdin(a, in);
-            close(in);
-            if (s != VOZ_OK)
+            voz_status s = a->opt.incremental ? stream_open(a, in, &done) : spool_stdin(a, in, NULL, 0);
+            if (!done)
+                close(in);
+            if (s != VOZ_OK || done)
                 return s;
         } else if (st.st_size == 0) {
             return voz_fail(VOZ_ERR_FORMAT, "%s: is empty (0 bytes), expected audio", a->name);
@@ -386,6 +526,12 @@ static voz_status name_error(const char *name, voz_status s)
 
 voz_status voz_audio_open(const char *path, int target_rate, struct voz_audio **out)
 {
+    return voz_audio_open_opts(path, target_rate, NULL, out);
+}
+
+voz_status voz_audio_open_opts(const char *path, int target_rate, const voz_audio_options *o,
+                               struct voz_audio **out)
+{
     *out = NULL;
     if (!path || !*path)
         return voz_fail(VOZ_ERR_INVALID, "audio: no file name given");
@@ -396,6 +542,8 @@ voz_status voz_audio_open(const char *path, int target_rate, struct voz_audio **
     if (!a)
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
     a->fd = -1;
+    if (o)
+        a->opt = *o;
     a->name = strdup(strcmp(path, "-") ? path : "standard input");
     if (!a->name) {
         free(a);
@@ -456,6 +604,25 @@ static voz_status read_block(struct voz_audio *a)
             return voz_fail(VOZ_ERR_FORMAT, "%s: decoding failed after frame %lld: %s", a->name,
                             (long long)a->frames_read, sf_strerror(a->sf));
         got = (size_t)r;
+    } else if (a->streaming) {
+        /* Whole frames as soon as any arrived; an incomplete one waits in raw[]. */
+        size_t ba = (size_t)a->wav.block_align;
+        int64_t left = a->wav.frames - a->frames_read;
+        size_t want = (left < (int64_t)a->block ? (size_t)left : a->block) * ba;
+        got = 0;
+        while (want > 0 && got == 0) {
+            ssize_t r = pipe_read(a, a->fd, a->raw + a->raw_have, want - a->raw_have, 0);
+            if (r < 0)
+                return pipe_failure(a, r, "read");
+            if (r == 0)
+                break; /* the end of the stream; a partial last frame is dropped */
+            a->raw_have += (size_t)r;
+            got = a->raw_have / ba;
+        }
+        wav_convert(&a->wav, a->raw, got, a->inter);
+        size_t used = got * ba;
+        memmove(a->raw, a->raw + used, a->raw_have - used);
+        a->raw_have -= used;
     } else {
         int64_t left = a->wav.frames - a->frames_read;
         got = left < (int64_t)a->block ? (size_t)left : a->block;

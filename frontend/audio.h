@@ -19,6 +19,22 @@ typedef struct {
 /* Opens `path` ("-" = stdin) for reading mono float samples at `target_rate` Hz
    (0 = keep the file's rate). Errors name the file and the reason (libsndfile's text). */
 voz_status voz_audio_open(const char *path, int target_rate, struct voz_audio **out);
+/* Polled while waiting on a pipe (at least every 50 ms, and after a signal): nonzero
+   stops the open or read with VOZ_ERR_ABORTED ("FILE: interrupted"). */
+typedef int (*voz_audio_abort_fn)(void *user);
+
+typedef struct {
+    int incremental;          /* 1: a pipe or FIFO holding RIFF/WAVE is read as it arrives,
+                                 its header parsed without seeking (a data size of 0 or
+                                 0xFFFFFFFF means: until the end of the stream); other
+                                 formats on a pipe are still spooled first */
+    voz_audio_abort_fn abort; /* NULL: never */
+    void *abort_user;
+} voz_audio_options;
+
+/* voz_audio_open with options (NULL: the defaults, all zero). */
+voz_status voz_audio_open_opts(const char *path, int target_rate, const voz_audio_options *o,
+                               struct voz_audio **out);
 const voz_audio_info *voz_audio_get_info(const struct voz_audio *a);
 /* Largest sample magnitude accepted (full scale is 1): float files may clip a little
    above 1, but 80 dB over full scale is not audio, and from about 1e15 on the analysis

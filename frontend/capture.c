@@ -62,6 +62,8 @@ struct voz_capture {
     pthread_t thread;
     int thread_started, realtime;
     voz_status file_status;         /* written by the producer before `ended` */
+    int (*user_abort)(void *);      /* the caller's abort callback (NULL: none) */
+    void *user_abort_data;
     char file_error[1024];
     int error_reported;
 };
@@ -625,6 +627,8 @@ static void *file_main(void *arg)
     while (!atomic_load(&c->stop)) {
         size_t got = 0;
         voz_status st = voz_audio_read(c->audio, block, blk, &got);
+        if (st == VOZ_ERR_ABORTED)
+            break; /* stopped or interrupted while waiting on a pipe: the end of the input */
         if (st != VOZ_OK) {
             c->file_status = st;
             snprintf(c->file_error, sizeof c->file_error, "%s", voz_last_error());
@@ -649,8 +653,22 @@ static void *file_main(void *arg)
     return NULL;
 }
 
+/* The reader's abort callback: voz_capture_stop() or the caller's own. */
+static int file_abort(void *user)
+{
+    struct voz_capture *c = user;
+    return atomic_load(&c->stop) || (c->user_abort && c->user_abort(c->user_abort_data));
+}
+
 voz_status voz_capture_open_file(const char *path, int rate, int realtime, double buffer_s,
                                  struct voz_capture **out)
+{
+    return voz_capture_open_file_opts(path, rate, realtime, buffer_s, NULL, NULL, out);
+}
+
+voz_status voz_capture_open_file_opts(const char *path, int rate, int realtime, double buffer_s,
+                                      int (*abort_fn)(void *user), void *abort_user,
+                                      struct voz_capture **out)
 {
     *out = NULL;
     if (!(rate >= 1000 && rate <= 384000))
@@ -664,7 +682,10 @@ voz_status voz_capture_open_file(const char *path, int rate, int realtime, doubl
     c->realtime = realtime;
     c->timeout_s = DEFAULT_TIMEOUT_S;
     snprintf(c->name, sizeof c->name, "%s", path);
-    voz_status st = voz_audio_open(path, rate, &c->audio);
+    c->user_abort = abort_fn;
+    c->user_abort_data = abort_user;
+    voz_audio_options ao = { .incremental = 1, .abort = file_abort, .abort_user = c };
+    voz_status st = voz_audio_open_opts(path, rate, &ao, &c->audio);
     if (st == VOZ_OK)
         st = voz_ringbuf_init(&c->ring, (size_t)((buffer_s > 0 ? buffer_s : DEFAULT_BUFFER_S) * rate));
     if (st == VOZ_OK)

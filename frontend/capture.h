@@ -48,6 +48,14 @@ voz_status voz_capture_open_device(const voz_capture_params *p, struct voz_captu
 voz_status voz_capture_open_file(const char *path, int rate, int realtime, double buffer_s,
                                  struct voz_capture **out);
 
+/* The same with an abort callback (see voz_audio_abort_fn in frontend/audio.h), asked
+   while opening and while waiting on a pipe: nonzero ends the replay like the end of
+   the input (an open it interrupts fails with VOZ_ERR_ABORTED). A pipe or FIFO holding
+   WAV is read as it arrives, so its utterances come out while it is still being written. */
+voz_status voz_capture_open_file_opts(const char *path, int rate, int realtime, double buffer_s,
+                                      int (*abort_fn)(void *user), void *abort_user,
+                                      struct voz_capture **out);
+
 int voz_capture_rate(const struct voz_capture *c);            /* rate of the samples read */
 double voz_capture_device_rate(const struct voz_capture *c);  /* rate the source runs at */
 const char *voz_capture_name(const struct voz_capture *c);    /* device name or file path */

@@ -275,6 +275,68 @@ timeout 30 "$VOZ" live "${model_args[@]}" --input "$tmp/two.wav" > "$tmp/o7" 2> 
 [ "$(wc -l < "$tmp/o7")" -eq 2 ] || { show "$tmp/o7" "$tmp/e7"; fail "--input gave $(wc -l < "$tmp/o7") lines, expected 2"; }
 echo "ok: --input FILE runs to the end of the file"
 
+# ---- a WAV stream on a pipe is read as it arrives -----------------------------------
+# arecord writes a WAV header whose sizes it cannot know (here 0xFFFFFFFF) and then the
+# samples. The writer sends the first string and 1.5 s of silence, then waits (up to
+# 20 s) for voz to print its line, notes whether it did, and only then sends the rest:
+# the first line must come while the input is still open. The output must equal that
+# of the same samples from a file.
+sil "$tmp/hold.wav" "$rate" 1.5
+raw "$tmp/lead.wav" "$rate" "$tmp/p_lead.raw"
+raw "$tmp/s1.wav" "$rate" "$tmp/p_s1.raw"
+raw "$tmp/hold.wav" "$rate" "$tmp/p_hold.raw"
+raw "$tmp/s2.wav" "$rate" "$tmp/p_s2.raw"
+raw "$tmp/tail.wav" "$rate" "$tmp/p_tail.raw"
+python3 - "$rate" "$tmp/p_hdr.bin" << 'EOF2' || fail "cannot write the stream header"
+import struct, sys
+rate = int(sys.argv[1])
+fmt = struct.pack("<HHIIHH", 1, 1, rate, 2 * rate, 2, 16)
+hdr = b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
+open(sys.argv[2], "wb").write(hdr + b"LIST" + struct.pack("<I", 4) + b"INFO" + b"data" + struct.pack("<I", 0xFFFFFFFF))
+EOF2
+cat "$tmp/p_lead.raw" "$tmp/p_s1.raw" "$tmp/p_hold.raw" > "$tmp/p_part1.raw"
+cat "$tmp/p_s2.raw" "$tmp/p_tail.raw" > "$tmp/p_part2.raw"
+sox -t raw -r "$rate" -e signed -b 16 -c 1 -L <(cat "$tmp/p_part1.raw" "$tmp/p_part2.raw") "$tmp/p_file.wav"
+timeout 30 "$VOZ" live "${model_args[@]}" --input "$tmp/p_file.wav" > "$tmp/p_ref" 2> "$tmp/p_ref.err" ||
+    { show "$tmp/p_ref" "$tmp/p_ref.err"; fail "voz live --input on the stream's samples as a file failed"; }
+[ "$(wc -l < "$tmp/p_ref")" -eq 2 ] || { show "$tmp/p_ref" "$tmp/p_ref.err"; fail "the stream's samples as a file gave $(wc -l < "$tmp/p_ref") lines, expected 2"; }
+writer() { # OUT MARK: the stream in two parts, the pause ending when OUT has a line
+    cat "$tmp/p_hdr.bin" "$tmp/p_part1.raw"
+    for _ in $(seq 1 200); do [ -s "$1" ] && break; sleep 0.1; done
+    if [ -s "$1" ]; then echo "line before the rest" > "$2"; else echo "no line after 20 s" > "$2"; fi
+    cat "$tmp/p_part2.raw"
+}
+writer "$tmp/p_out" "$tmp/p_mark" | timeout 60 "$VOZ" live "${model_args[@]}" --input - > "$tmp/p_out" 2> "$tmp/p_err"
+rc=$?
+[ $rc -eq 0 ] || { show "$tmp/p_out" "$tmp/p_err"; fail "voz live --input - on a slow pipe: exit $rc, expected 0"; }
+[ "$(cat "$tmp/p_mark")" = "line before the rest" ] || { show "$tmp/p_out" "$tmp/p_err"; fail "voz live --input -: $(cat "$tmp/p_mark") (the stream was spooled, not read as it arrived)"; }
+cmp -s "$tmp/p_out" "$tmp/p_ref" || { show "$tmp/p_out" "$tmp/p_err"; echo "--- from the file"; cat "$tmp/p_ref"; fail "voz live --input -: the pipe gave other lines than the file"; }
+echo "ok: a WAV stream on a pipe: the first line came while the writer still held the rest; same lines as the file"
+
+# The same through a FIFO, interrupted after the first line while the writer still
+# holds the rest: exit 0 at once (no wait for the pipe), the line printed, nothing else.
+mkfifo "$tmp/p_fifo"
+"$VOZ" live "${model_args[@]}" --input "$tmp/p_fifo" > "$tmp/p_out2" 2> "$tmp/p_err2" &
+pid=$!
+pids+=("$pid")
+{ cat "$tmp/p_hdr.bin" "$tmp/p_part1.raw"; exec sleep 60; } > "$tmp/p_fifo" &
+wpid=$!
+pids+=("$wpid")
+for _ in $(seq 1 200); do [ -s "$tmp/p_out2" ] && break; sleep 0.1; done
+kill -INT "$pid"
+# exit well before the writer's 60 s: wait for voz only, at most 10 s
+for _ in $(seq 1 100); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2> /dev/null; then
+    show "$tmp/p_out2" "$tmp/p_err2"; fail "SIGINT on a slow FIFO: voz live still running 10 s later"
+fi
+wait "$pid"
+rc=$?
+[ $rc -eq 0 ] || { show "$tmp/p_out2" "$tmp/p_err2"; fail "SIGINT on a slow FIFO: exit $rc, expected 0"; }
+[ "$(head -n 1 "$tmp/p_ref")" = "$(cat "$tmp/p_out2")" ] && [ ! -s "$tmp/p_err2" ] ||
+    { show "$tmp/p_out2" "$tmp/p_err2"; fail "SIGINT on a slow FIFO: expected only the first line '$(head -n 1 "$tmp/p_ref")'"; }
+kill "$wpid" 2> /dev/null
+echo "ok: SIGINT while a FIFO writer holds the rest: exit 0 at once with the line so far"
+
 # ---- device faults --------------------------------------------------------------------
 fault() { # NAME HOME PATTERN ARGS...
     local name=$1 h=$2 pattern=$3; shift 3
