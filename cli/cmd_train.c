@@ -205,6 +205,9 @@ int cmd_train(int argc, char **argv)
         char name[64];
         const char *val = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            free(train);
+            free(compose);
+            free(meta);
             usage(stdout);
             cli_check_stdout();
             return 0;
