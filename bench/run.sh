@@ -4,9 +4,9 @@
 # for the OpenBLAS Debian's torch does its GEMMs in, on one side; on the voz
 # side openblas_set_num_threads(n), then a net workspace with n threads, which by the
 # library's design runs the two directions side by side and keeps OpenBLAS at one
-# thread; MFCC is single-threaded; CTC at 2 splits the batch over 2 threads). Each case
-# runs once untimed, then REPS timed runs; the median is reported. Writes the table on stdout and
-# bench/last.tsv (case voz reference unit speedup; speedup = reference / voz time, so
+# thread; MFCC at 2 splits the frames over 2 threads (a feature workspace of 2); CTC at
+# 2 splits the batch over 2 threads). Each case runs once untimed, then REPS timed
+# runs; the median is reported. Writes the table on stdout and bench/last.tsv (case voz reference unit speedup; speedup = reference / voz time, so
 # above 1 means voz is faster; '#' lines carry the date, CPU and environment).
 # Environment knobs (defaults in brackets):
 #   BENCH_THREADS ["1 2"]   BENCH_CASES [all]   BENCH_QUICK=1 (fewer repetitions)
@@ -316,7 +316,7 @@ tmp=$TSV.tmp.$$
     printf '# voz bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     printf '# cpu: %s (%s cpus); %s\n' "$cpu" "$(nproc)" "$(uname -sr)"
     printf '# reference: %s; torch.set_num_threads and the OpenBLAS pool torch calls = the @Nt suffix\n' "$torch_v"
-    printf '# voz: %s; @Nt = openblas_set_num_threads(N) then a net workspace of N threads (the library then keeps OpenBLAS at 1 and runs the two directions on N threads; per-row OpenBLAS threads in the details)\n' "$blas"
+    printf '# voz: %s; @Nt = openblas_set_num_threads(N) then a net workspace of N threads (the library then keeps OpenBLAS at 1 and runs the two directions on N threads; mfcc: a feature workspace of N threads, frames split in N parts; per-row OpenBLAS threads in the details)\n' "$blas"
     printf '# env: %s\n' "${envs:-no OPENBLAS_/OMP_/MKL_ variables set}"
     printf '# load average at start: %s, at end: %s; harness wall time %d s; drift check: %s\n' "$load" \
         "$(cut -d' ' -f1-3 /proc/loadavg)" $((SECONDS - t_harness)) "${drift:-not measured}"
