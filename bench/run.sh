@@ -6,8 +6,9 @@
 # library's design runs the two directions side by side and keeps OpenBLAS at one
 # thread; MFCC at 2 splits the frames over 2 threads (a feature workspace of 2); CTC at
 # 2 splits the batch over 2 threads). Each case runs once untimed, then REPS timed
-# runs; the median is reported. Writes the table on stdout and bench/last.tsv (case voz reference unit speedup; speedup = reference / voz time, so
-# above 1 means voz is faster; '#' lines carry the date, CPU and environment).
+# runs; the median is reported. Writes the table on stdout and bench/last.tsv (case
+# voz reference unit speedup; speedup = reference / voz time, so above 1 means voz is
+# faster; '#' lines carry the date, CPU and environment).
 # Environment knobs (defaults in brackets):
 #   BENCH_THREADS ["1 2"]   BENCH_CASES [all]   BENCH_QUICK=1 (fewer repetitions)
 #   BENCH_BUILD [build/bench-release]   BENCH_WORK [build/bench]   BENCH_TSV [bench/last.tsv]
