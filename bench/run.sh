@@ -17,6 +17,13 @@
 #   BENCH_NOBUILD=1 use the binaries already in BENCH_BUILD (harness development)
 #   BENCH_QUIET_WAIT [120] seconds the harness may wait in total for other jobs to pause
 set -uo pipefail
+# No arguments: the knobs are environment variables. -h/--help prints the header above
+# (a full run takes minutes of both cores, so nothing else starts one by accident).
+case "${1:-}" in
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    "") ;;
+    *) printf 'bench/run.sh: unknown argument %s (no arguments; see --help for the environment knobs)\n' "$1" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 
 PY=/usr/bin/python3   # Debian's interpreter, the one with torch 1.13 / torchaudio 0.13
