@@ -38,6 +38,7 @@ static void usage(FILE *fp)
           "  --momentum X (0.9, sgd)  --clip X (5, global norm)  --warmup STEPS (0)\n"
           "  --lr-decay X (1, per epoch)  --plateau (halve lr when dev WER stalls)\n"
           "  --seed N (1)  --threads N (2)\n"
+          "  --dropout P (0: off)  probability of zeroing each layer output while training\n"
           "augmentation (compose clips; SpecAugment on every batch):\n"
           "  --augment-variants K (4)  --speed MIN:MAX (0.9:1.1)  --snr-db MIN:MAX (10:40)\n"
           "  --gain-db MIN:MAX (-6:6)  --specaug-time N:W (off)  --specaug-freq N:F (off)\n"
@@ -292,6 +293,8 @@ int cmd_train(int argc, char **argv)
             double lo, hi;
             parse_range(name, val, 0, 10000, &lo, &hi);
             p.gap_min_ms = (float)lo, p.gap_max_ms = (float)hi;
+        } else if (OPT("--dropout")) {
+            p.dropout = (float)cli_parse_double(name, val, 0.0, 0.9);
         } else if (OPT("--augment-variants")) {
             p.augment_variants = cli_parse_int(name, val, 0, 64);
         } else if (OPT("--speed")) {

@@ -120,6 +120,31 @@ else
         fail "changed --lr on resume: exit $rc, '$(cat "$tmp/b3.err")'"
 fi
 
+# ---- 2a. dropout: changes training, and a killed and resumed run still ends bit-exact
+# (the masks are drawn from the seed, epoch and batch, not from a running generator).
+DROP=("${SHORT[@]}" --dropout 0.3)
+"$VOZ" train --out "$tmp/d.voz" "${DROP[@]}" >"$tmp/d.out" 2>"$tmp/d.err" || fail "dropout run: $(cat "$tmp/d.err")"
+crc_d=$(crc_of "$tmp/d.out")
+[ -n "$crc_d" ] && [ "$crc_d" != "$crc_a" ] && ok "--dropout 0.3 changes the weights ($crc_d vs $crc_a)" ||
+    fail "--dropout 0.3 gave weights '$crc_d', the same as without dropout ($crc_a)"
+e=$tmp/e.voz
+"$VOZ" train --out "$e" "${DROP[@]}" --checkpoint-every 0 >"$tmp/e1.out" 2>"$tmp/e1.err" &
+pid=$!; pids+=($pid)
+for _ in $(seq 1 2000); do [ -e "$e.ckpt" ] && break; sleep 0.005; done
+sleep 0.2
+if kill -0 $pid 2>/dev/null; then
+    kill -9 $pid; wait $pid 2>/dev/null
+    "$VOZ" train --out "$e" "${DROP[@]}" --resume >"$tmp/e2.out" 2>"$tmp/e2.err" || fail "dropout resume: $(cat "$tmp/e2.err")"
+    crc_e=$(crc_of "$tmp/e2.out")
+    [ "$crc_e" = "$crc_d" ] && ok "dropout run killed and resumed: same weights ($crc_e)" ||
+        fail "dropout run killed and resumed: weights '$crc_e', uninterrupted $crc_d"
+else
+    fail "the dropout run finished before it could be killed"
+fi
+"$VOZ" train --out "$e" "${SHORT[@]}" --resume >/dev/null 2>"$tmp/e3.err"
+[ $? -eq 2 ] && grep -q dropout "$tmp/e3.err" && ok "resume without the --dropout of the checkpoint is refused" ||
+    fail "resume without --dropout: '$(cat "$tmp/e3.err")'"
+
 # ---- 2b. SIGTERM and SIGHUP stop like Ctrl-C: checkpoint, exit 1, --resume ends with the
 # same weights as the uninterrupted run. Stopped inside epoch 1 without a dev set, no
 # model exists yet: --out must not be written. A changed --threads on resume warns.

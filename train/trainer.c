@@ -215,6 +215,9 @@ static char *canonical_options(const voz_train_params *p)
               p->augment_variants, p->augment.speed_min, p->augment.speed_max, p->augment.snr_min_db,
               p->augment.snr_max_db, p->augment.gain_min_db, p->augment.gain_max_db, p->specaug.time_masks,
               p->specaug.time_width, p->specaug.freq_masks, p->specaug.freq_width, p->skip_bad);
+    /* Only when used, so checkpoints from before dropout existed still match. */
+    if (p->dropout > 0)
+        sb_printf(&b, "dropout=%.9g\n", p->dropout);
     /* Last, so a checkpoint from before this line existed names it when it differs. The
        thread count decides how the two directions' gradients are summed, so the bit-exact
        resume holds only for the same count. */
@@ -359,6 +362,11 @@ static voz_status train_batch(struct trainer *tr, const struct voz_epoch_plan *p
     if (s != VOZ_OK)
         return s;
     const int C = tr->cfg.classes;
+    if (tr->p->dropout > 0) {
+        struct voz_rng r = voz_rng_derive(tr->p->seed, 0xD809u, (uint64_t)epoch, (uint64_t)b);
+        if ((s = voz_net_ws_dropout(tr->ws, tr->p->dropout, voz_rng_next(&r))) != VOZ_OK)
+            return s;
+    }
     s = voz_net_forward(&tr->net, tr->ws, tr->x, tr->lens, T, B, tr->lp, 1);
     if (s != VOZ_OK)
         return s;
@@ -773,6 +781,8 @@ static voz_status check_params(const voz_train_params *p)
                         p->compose_min, p->compose_max);
     if (!(p->gap_min_ms >= 0) || p->gap_max_ms < p->gap_min_ms || p->gap_max_ms > 10000)
         return voz_fail(VOZ_ERR_INVALID, "train: --gap-ms needs 0 <= MIN <= MAX <= 10000");
+    if (!(p->dropout >= 0 && p->dropout < 0.95f))
+        return voz_fail(VOZ_ERR_INVALID, "train: --dropout must be 0 <= P < 0.95, found %g", (double)p->dropout);
     if (p->augment_variants < 0 || p->augment_variants > 64)
         return voz_fail(VOZ_ERR_INVALID, "train: --augment-variants must be 0..64, found %d", p->augment_variants);
     if (!(p->augment.speed_min > 0.2f) || p->augment.speed_max < p->augment.speed_min || p->augment.speed_max > 5)

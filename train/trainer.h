@@ -64,6 +64,7 @@ typedef struct {
     voz_augment_params augment;
     voz_specaug_params specaug; /* all 0: off */
     int skip_bad;
+    float dropout;           /* 0: probability of zeroing each layer output in training */
     /* metadata written into the model */
     const char *name;
     const char *const *meta; int n_meta; /* "KEY=VALUE" */

@@ -105,7 +105,7 @@ if [ $eval_only = 0 ]; then
         --dev "$hw/dev.tsv" \
         --cell $CELL --layers $LAYERS --hidden $HIDDEN --batch-size $BATCH --lr $LR --lr-decay $LR_DECAY \
         --specaug-time $SPECAUG_TIME --specaug-freq $SPECAUG_FREQ \
-        --speed $SPEED --augment-variants $VARIANTS \
+        --speed $SPEED --augment-variants $VARIANTS ${DROPOUT:+--dropout $DROPOUT} \
         --epochs $EPOCHS --max-minutes "$minutes" --seed "$seed" --threads "$threads" \
         --sample-rate 8000 --words models/digits-en/words.txt \
         --name digits-en --meta "holdout=$holdout" \
