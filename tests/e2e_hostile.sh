@@ -625,10 +625,15 @@ LR=(--train "$m/lr.tsv" --sample-rate 16000 --cell rnn_relu --layers 1 --hidden 
 "$VOZ" train --out "$m/lr.voz" "${LR[@]}" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 nan_files=$(grep -liE '(^|[^a-z])(nan|inf)' "$m/lr.voz.log.csv" "$m/lr.voz.curve.svg" 2>/dev/null | tr '\n' ' ')
+# Either some epoch stayed finite (a model that loads, a checkpoint that resumes) or none
+# did: then exit 1 saying to lower --lr, and no model file (train/ never saves one whose
+# output is not finite).
 if [ "$rc" -eq 0 ] && [ -z "$nan_files" ] && "$VOZ" info "$m/lr.voz" >/dev/null 2>&1 &&
     "$VOZ" train --out "$m/lr.voz" "${LR[@]}" --epochs 4 --resume >/dev/null 2>"$tmp/err2" &&
     grep -q 'resuming from' "$tmp/err2"; then
     ok "lr 1e6: $(cat "$tmp/out"); no NaN/Inf in the log or curve, model and checkpoint load"
+elif [ "$rc" -eq 1 ] && [ -z "$nan_files" ] && [ ! -e "$m/lr.voz" ] && grep -q 'lower --lr' "$tmp/err"; then
+    ok "lr 1e6: nothing finite learned: exit 1, no model, no NaN/Inf in the log or curve: $(tail -n 1 "$tmp/err")"
 else
     bad "lr 1e6" "exit $rc, NaN/Inf in: $nan_files" "$(tail -n 2 "$tmp/err" "$tmp/err2" 2>/dev/null)"
 fi
