@@ -28,6 +28,19 @@ _Noreturn void cli_option_error(const char *cmd, int c, const void *longopts, in
 int cli_parse_int(const char *opt, const char *s, int lo, int hi);
 double cli_parse_double(const char *opt, const char *s, double lo, double hi);
 
+/* --words FILE: one word per line, ASCII letters lower-cased; dies naming the file and
+   line on a bad list. cli_words_check dies when the model cannot spell a word. */
+struct cli_words {
+    const char *path;
+    char **words;  /* n words, pointing into storage */
+    int *lines;    /* the line of each */
+    int n;
+    char *storage;
+};
+struct cli_words *cli_words_read(const char *path);
+void cli_words_check(const struct cli_words *w, const struct voz_model *m);
+void cli_words_free(struct cli_words *w);
+
 /* JSON output on stdout: a string literal (escaped; invalid UTF-8 becomes U+FFFD),
    and the `,"words":[...]` member of a transcript. */
 void cli_json_string(const char *s);

@@ -28,6 +28,8 @@ static void usage(FILE *fp)
           "                        CTC decoder (default: auto = beam when the model has a\n"
           "                        word list, else greedy)\n"
           "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
+          "  --words FILE          word list, one word per line, constraining the beam search\n"
+          "                        (default: the model's word list, if it has one)\n"
           "  --threads N           threads for the acoustic model, 1 or 2 (default: 1)\n"
           "  --equiv FILE          word equivalences applied to reference and hypothesis\n"
           "                        before scoring: lines 'CANONICAL ALT...' (e.g. 'zero oh')\n"
@@ -42,7 +44,7 @@ static void usage(FILE *fp)
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { OPT_DECODER = 256, OPT_BEAM, OPT_THREADS, OPT_EQUIV, OPT_DIGITS };
+    enum { OPT_DECODER = 256, OPT_BEAM, OPT_THREADS, OPT_EQUIV, OPT_DIGITS, OPT_WORDS };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
         { "decoder", required_argument, NULL, OPT_DECODER },
@@ -50,11 +52,12 @@ int cmd_eval(int argc, char **argv)
         { "threads", required_argument, NULL, OPT_THREADS },
         { "equiv", required_argument, NULL, OPT_EQUIV },
         { "digits", no_argument, NULL, OPT_DIGITS },
+        { "words", required_argument, NULL, OPT_WORDS },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *model_path = NULL, *manifest = NULL, *equiv_path = NULL;
+    const char *model_path = NULL, *manifest = NULL, *equiv_path = NULL, *words_path = NULL;
     int verbose = 0, digits = 0, c;
     voz_decode_params dp = voz_decode_default_params();
     opterr = 0;
@@ -81,6 +84,7 @@ int cmd_eval(int argc, char **argv)
         }
         case OPT_EQUIV: equiv_path = optarg; break;
         case OPT_DIGITS: digits = 1; break;
+        case OPT_WORDS: words_path = optarg; break;
         case 'h':
             usage(stdout);
             cli_check_stdout();
@@ -99,7 +103,13 @@ int cmd_eval(int argc, char **argv)
     if (equiv_path && voz_word_map_read(equiv_path, &equiv) != VOZ_OK)
         cli_die(1, "%s", voz_last_error());
     cli_setup_log(0);
+    struct cli_words *words = words_path ? cli_words_read(words_path) : NULL;
     struct voz_model *m = cli_load_model(model_path);
+    if (words) {
+        cli_words_check(words, m);
+        dp.words = (const char *const *)words->words;
+        dp.n_words = words->n;
+    }
     int C = voz_model_num_classes(m);
     const char **classes = malloc((size_t)C * sizeof *classes);
     if (!classes)
@@ -156,5 +166,6 @@ int cmd_eval(int argc, char **argv)
     voz_word_map_release(&equiv);
     voz_alphabet_release(&alpha);
     voz_model_free(m);
+    cli_words_free(words);
     return 0;
 }

@@ -65,6 +65,8 @@ static void usage(FILE *fp)
             "  --decoder auto|greedy|beam\n"
             "                        CTC decoder (default: auto)\n"
             "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
+            "  --words FILE          word list, one word per line, constraining the beam search\n"
+            "                        (default: the model's word list, if it has one)\n"
             "  --verbose             device details, and the sound system's own messages\n"
             "  -h, --help            this text\n"
             "\n"
@@ -266,7 +268,7 @@ static void warn_overflow(struct voz_capture *cap, int *warned)
 int cmd_live(int argc, char **argv)
 {
     enum { OPT_DEVICE = 256, OPT_LIST, OPT_INPUT, OPT_REALTIME, OPT_FORMAT, OPT_VAD, OPT_MAXUTT, OPT_HANGOVER,
-           OPT_DECODER, OPT_BEAM, OPT_VERBOSE };
+           OPT_DECODER, OPT_BEAM, OPT_WORDS, OPT_VERBOSE };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
         { "device", required_argument, NULL, OPT_DEVICE },
@@ -279,11 +281,12 @@ int cmd_live(int argc, char **argv)
         { "hangover", required_argument, NULL, OPT_HANGOVER },
         { "decoder", required_argument, NULL, OPT_DECODER },
         { "beam", required_argument, NULL, OPT_BEAM },
+        { "words", required_argument, NULL, OPT_WORDS },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *model_path = NULL, *device = NULL, *input = NULL;
+    const char *model_path = NULL, *device = NULL, *input = NULL, *words_path = NULL;
     int list = 0, realtime = 0, c;
     struct live lv = { 0 };
     voz_stream_params sp = voz_stream_default_params();
@@ -322,6 +325,7 @@ int cmd_live(int argc, char **argv)
                 cli_die(EXIT_USAGE, "--decoder must be auto, greedy or beam, not '%s'", optarg);
             break;
         case OPT_BEAM: sp.decode.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
+        case OPT_WORDS: words_path = optarg; break;
         case OPT_VERBOSE: lv.verbose = 1; break;
         case 'h':
             usage(stdout);
@@ -349,7 +353,13 @@ int cmd_live(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     /* The model first: the device is opened only once there is something to feed. */
+    struct cli_words *words = words_path ? cli_words_read(words_path) : NULL;
     struct voz_model *m = cli_load_model(model_path);
+    if (words) {
+        cli_words_check(words, m);
+        sp.decode.words = (const char *const *)words->words;
+        sp.decode.n_words = words->n;
+    }
     const int rate = voz_model_sample_rate(m);
     lv.tty = isatty(STDOUT_FILENO);
     const char *ts = getenv("VOZ_LIVE_TIMESTAMPS");
@@ -373,6 +383,7 @@ int cmd_live(int argc, char **argv)
             if (s == VOZ_ERR_ABORTED && interrupted) {
                 voz_stream_free(st); /* Ctrl-C before the input said anything: nothing to print */
                 voz_model_free(m);
+                cli_words_free(words);
                 return 0;
             }
             cli_die(1, "%s", voz_last_error());
@@ -436,6 +447,7 @@ int cmd_live(int argc, char **argv)
     voz_capture_free(cap);
     voz_stream_free(st);
     voz_model_free(m);
+    cli_words_free(words);
     free(buf);
     free(lv.partial);
     cli_check_stdout();

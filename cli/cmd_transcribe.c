@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_WORDS_FILE (64L << 20)
-
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -32,58 +30,6 @@ static void usage(FILE *fp)
             "  -h, --help            this text\n"
             "\n"
             "Exit status: 0 all files transcribed, 1 a file or the model failed, 2 usage error.\n");
-}
-
-/* Word list: one word per line, blank lines and surrounding whitespace ignored. */
-static char **read_words(const char *path, int *n_out, char **storage)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        cli_die(1, "%s: cannot open word list: %s", path, strerror(errno));
-    char *buf = malloc(MAX_WORDS_FILE + 1);
-    if (!buf)
-        cli_die(1, "%s: out of memory", path);
-    size_t len = fread(buf, 1, MAX_WORDS_FILE + 1, fp);
-    int err = ferror(fp);
-    fclose(fp);
-    if (err)
-        cli_die(1, "%s: cannot read word list (is it a directory?)", path);
-    if (len > MAX_WORDS_FILE)
-        cli_die(1, "%s: word list larger than %ld bytes", path, MAX_WORDS_FILE);
-    buf[len] = 0;
-    if (strlen(buf) != len)
-        cli_die(1, "%s: word list contains a NUL byte, expected text", path);
-    size_t cap = 1;
-    for (size_t i = 0; i < len; i++)
-        cap += buf[i] == '\n';
-    char **words = calloc(cap, sizeof *words);
-    if (!words)
-        cli_die(1, "%s: out of memory", path);
-    int n = 0, line = 0;
-    for (char *p = buf; *p;) {
-        char *nl = strchr(p, '\n');
-        char *next = nl ? nl + 1 : p + strlen(p);
-        if (nl)
-            *nl = 0;
-        line++;
-        while (*p == ' ' || *p == '\t' || *p == '\r')
-            p++;
-        char *e = p + strlen(p);
-        while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-            *--e = 0;
-        if (*p) {
-            for (char *q = p; *q; q++)
-                if ((unsigned char)*q <= ' ')
-                    cli_die(1, "%s:%d: '%s' is not one word (one word per line)", path, line, p);
-            words[n++] = p;
-        }
-        p = next;
-    }
-    if (n == 0)
-        cli_die(1, "%s: word list has no words", path);
-    *n_out = n;
-    *storage = buf;
-    return words;
 }
 
 static void print_json(const char *file, const voz_transcript *t)
@@ -167,13 +113,13 @@ int cmd_transcribe(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_setup_log(0);
-    char *words_storage = NULL;
-    char **words = NULL;
-    if (words_path) {
-        words = read_words(words_path, &dp.n_words, &words_storage);
-        dp.words = (const char *const *)words;
-    }
+    struct cli_words *words = words_path ? cli_words_read(words_path) : NULL;
     struct voz_model *m = cli_load_model(model_path);
+    if (words) {
+        cli_words_check(words, m);
+        dp.words = (const char *const *)words->words;
+        dp.n_words = words->n;
+    }
     int n_files = argc - optind, failed = 0;
     for (int i = optind; i < argc; i++) {
         const char *file = argv[i];
@@ -193,8 +139,7 @@ int cmd_transcribe(int argc, char **argv)
         voz_transcript_release(&t);
     }
     voz_model_free(m);
-    free(words);
-    free(words_storage);
+    cli_words_free(words);
     cli_check_stdout();
     return failed;
 }

@@ -99,5 +99,27 @@ else
     echo "skip: no FSDD under $FSDD for the eval scoring checks"
 fi
 
+# ---- --words: normalised like transcripts, checked once against the model --------------
+printf 'SEVEN\nThree\nnine\ntwo\n' >"$tmp/words_uc.txt"
+ref=$("$VOZ" transcribe -m "$MODEL" "$CLIP" 2>/dev/null)
+for c in transcribe live eval; do
+    case $c in
+        transcribe) run transcribe -m "$MODEL" --words "$tmp/words_uc.txt" "$CLIP" ;;
+        live) run live -m "$MODEL" --words "$tmp/words_uc.txt" --input "$CLIP" ;;
+        eval) printf '%s\t%s\n' "$CLIP" "$ref" >"$tmp/clip.tsv"
+              run eval -m "$MODEL" --words "$tmp/words_uc.txt" "$tmp/clip.tsv" ;;
+    esac
+    if [ $c = eval ]; then
+        [ $rc -eq 0 ] && [[ "$out" == "WER 0.00%"* ]] && ok "eval --words with upper case: WER 0" || bad "eval --words" "exit $rc" "$out" "$err"
+    else
+        [ $rc -eq 0 ] && [ "$out" = "$ref" ] && ok "$c --words with upper-case words: '$out'" || bad "$c --words" "exit $rc" "out '$out'" "$err"
+    fi
+done
+printf 'one\n\ntw\xc3\xb6\n' >"$tmp/words_bad.txt"
+run transcribe -m "$MODEL" --words "$tmp/words_bad.txt" "$CLIP" "$CLIP" "$CLIP"
+n=$(printf '%s\n' "$err" | grep -c .)
+[ $rc -eq 1 ] && [ "$n" -eq 1 ] && [[ "$err" == "voz: $tmp/words_bad.txt:3: the model cannot spell"* ]] && [ -z "$out" ] &&
+    ok "unspellable word: one line before any file: $err" || bad "unspellable --words" "exit $rc, $n line(s)" "$err"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
