@@ -138,7 +138,10 @@ int cmd_eval(int argc, char **argv)
         voz_transcript tr;
         memset(&tr, 0, sizeof tr);
         double t0 = voz_now();
-        voz_status s = voz_decode_utterance(m, pcm, n, &dp, 0, &tr, NULL, NULL);
+        /* The same speech gate as voz transcribe: a file with no frame above it (silence,
+           dither) gives no words instead of whatever normalised noise decodes to. */
+        voz_status s = voz_transcribe_has_speech(pcm, n, rate, 0) ? voz_decode_utterance(m, pcm, n, &dp, 0, &tr, NULL, NULL)
+                                                                   : VOZ_OK;
         decode_s += voz_now() - t0;
         free(pcm);
         if (s != VOZ_OK)

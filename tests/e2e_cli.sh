@@ -121,5 +121,15 @@ n=$(printf '%s\n' "$err" | grep -c .)
 [ $rc -eq 1 ] && [ "$n" -eq 1 ] && [[ "$err" == "voz: $tmp/words_bad.txt:3: the model cannot spell"* ]] && [ -z "$out" ] &&
     ok "unspellable word: one line before any file: $err" || bad "unspellable --words" "exit $rc, $n line(s)" "$err"
 
+# ---- eval gates silence like transcribe: dither gives an empty hypothesis ----------------
+if command -v sox >/dev/null; then
+    sox -n -r 8000 -b 16 -c 1 "$tmp/dither.wav" synth 3 whitenoise vol 0.00006 2>/dev/null
+    printf 'dither.wav\tone\n' >"$tmp/dither.tsv"
+    run transcribe "$tmp/dither.wav"; t_out=$out
+    run eval --verbose "$tmp/dither.tsv"
+    [ $rc -eq 0 ] && [ -z "$t_out" ] && printf '%s\n' "$out" | grep -qx 'HYP: *' && grep -q '^WER 100.00%' <<<"$out" &&
+        ok "eval of dither: empty hypothesis like transcribe" || bad "eval of dither" "transcribe '$t_out'" "$out"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
