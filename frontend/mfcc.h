@@ -16,8 +16,9 @@ size_t voz_mfcc_frame_shift(const voz_feature_params *p);
 size_t voz_mfcc_num_frames(const voz_feature_params *p, size_t n_samples);
 
 /* Per-frame computer: precomputed window, mel banks, DCT matrix and lifter; one
-   kiss_fftr config. Input samples are floats in [-1, 1]; the computer scales them
-   by 32768 (Kaldi's int16 convention) before analysis. */
+   KissFFT config (the real N-point FFT as a complex N/2-point one plus a split).
+   Input samples are floats in [-1, 1]; the computer scales them by 32768 (Kaldi's
+   int16 convention) before analysis. */
 struct voz_mfcc;
 voz_status voz_mfcc_create(const voz_feature_params *p, struct voz_mfcc **out);
 void voz_mfcc_free(struct voz_mfcc *m);
