@@ -1,11 +1,13 @@
 /* recognizer/stream.c — voz_stream_*: samples in, utterances out. The stream keeps
    the samples that may still belong to an utterance (from the endpointer's
    keep_from, or from the start of the current long-input segment) and decodes each
-   finished utterance from exactly its samples with voz_decode_utterance, so an
-   utterance gets the per-utterance features and CMVN a batch decode of the same
-   samples would get. All decisions are made on absolute sample positions, so the
-   utterances do not depend on how the input is split into blocks. */
-#include "recognizer/internal.h"
+   finished utterance from exactly its samples on one decoding context (decode.h), so
+   an utterance gets the per-utterance features and CMVN a one-shot decode of the same
+   samples would get, while the scratch (and, at 2 threads, the network's worker
+   thread) is made once per stream instead of once per utterance and per partial. All
+   decisions are made on absolute sample positions, so the utterances do not depend on
+   how the input is split into blocks. */
+#include "recognizer/decode.h"
 #include "common/util.h"
 #include "frontend/audio.h"
 #include "frontend/endpoint.h"
@@ -22,6 +24,8 @@ struct voz_stream {
     voz_stream_params p;
     int rate;
     struct voz_endpoint *ep;   /* VOZ_SEGMENT_ENDPOINT only */
+    struct voz_decode_ctx *ctx; /* decoding scratch for every utterance and partial; made at
+                                   the first decode, grown to the longest span decoded */
 
     float *buf;                /* [cap] samples from position buf_start on, n of them */
     size_t n, cap;
@@ -115,6 +119,7 @@ void voz_stream_free(struct voz_stream *s)
     if (!s)
         return;
     voz_endpoint_free(s->ep);
+    voz_decode_ctx_free(s->ctx);
     free(s->buf);
     free(s);
 }
@@ -158,8 +163,10 @@ static voz_status decode_span(struct voz_stream *s, uint64_t start, uint64_t end
                         (unsigned long long)start, (unsigned long long)end,
                         (unsigned long long)s->buf_start, (unsigned long long)(s->buf_start + s->n));
     const float *x = s->buf + (size_t)(start - s->buf_start);
-    return voz_decode_utterance(s->m, x, (size_t)(end - start), &s->p.decode,
-                                (double)start / s->rate, t, NULL, NULL);
+    voz_status st;
+    if (!s->ctx && (st = voz_decode_ctx_create(s->m, &s->p.decode, &s->ctx)) != VOZ_OK)
+        return st;
+    return voz_decode_ctx_utterance(s->ctx, x, (size_t)(end - start), (double)start / s->rate, t, NULL, NULL);
 }
 
 static voz_status emit(struct voz_stream *s, uint64_t start, uint64_t end)

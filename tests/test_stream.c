@@ -2,7 +2,8 @@
    how the input is split into blocks, each one equals a batch decode of exactly
    its samples (per-utterance CMVN), spans match the endpointer's, VOZ_SEGMENT_LONG
    cuts long input into contiguous pieces, partials refer to the open utterance,
-   and bad input or options are refused. The model is a small bidirectional LSTM
+   the decoding context a stream keeps across utterances and partials gives exactly
+   the words of fresh one-shot decodes, and bad input or options are refused. The model is a small bidirectional LSTM
    with fixed pseudo-random weights built in memory: its words are arbitrary but
    deterministic, which is all these properties need. */
 #include <stdarg.h>
@@ -91,7 +92,15 @@ static float *signal(size_t *n, double seconds)
 /* ---- collecting utterances -------------------------------------------------------- */
 
 #define MAX_UTT 64
-struct utt { double start, end; char text[256]; int n_words; double w0, w1; };
+#define MAX_WORDS 32
+struct utt {
+    double start, end;
+    char text[256];
+    int n_words;
+    double w0, w1;                           /* first word's start, last word's end (-1: none) */
+    double ws[MAX_WORDS], we[MAX_WORDS];     /* every word's span, the first MAX_WORDS */
+    char word[MAX_WORDS][32];
+};
 struct result {
     int n;
     struct utt u[MAX_UTT];
@@ -111,6 +120,11 @@ static void on_utt(const voz_transcript *t, void *user)
     u->n_words = t->n_words;
     u->w0 = t->n_words ? t->words[0].start : -1;
     u->w1 = t->n_words ? t->words[t->n_words - 1].end : -1;
+    for (int k = 0; k < t->n_words && k < MAX_WORDS; k++) {
+        u->ws[k] = t->words[k].start;
+        u->we[k] = t->words[k].end;
+        snprintf(u->word[k], sizeof u->word[k], "%s", t->words[k].text);
+    }
 }
 
 static void on_part(const char *text, double start, void *user)
@@ -338,6 +352,82 @@ static void test_partials_and_refeed(void **state)
     voz_model_free(m);
 }
 
+/* The stream decodes every utterance and partial on one context that grows and is
+   reused at other lengths (partials every 50 ms, utterances of 0.9 to 1.6 s, long-mode
+   segments): each final must be exactly what a fresh one-shot decode of its samples
+   says, text and every word time, for the greedy and the beam decoder at 1 and 2
+   threads (2: the network's worker thread lives as long as the stream). */
+static void test_context_reuse_equals_one_shot(void **state)
+{
+    (void)state;
+    struct voz_model *m = make_model();
+    size_t n1;
+    float *x1 = signal(&n1, 6.0);
+    /* The signal, then the same reversed in time and quieter: six utterances with
+       different words, so the context is reused after both longer and shorter spans. */
+    size_t n = 2 * n1;
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    memcpy(x, x1, n1 * sizeof *x);
+    for (size_t i = 0; i < n1; i++)
+        x[n1 + i] = 0.5f * x1[n1 - 1 - i];
+    free(x1);
+    static const char *const words[] = { "a", "b", "ab", "ba", "cab", "dad", "bad" };
+    struct { const char *what; voz_decoder dec; int words; voz_segment_mode seg; } cases[] = {
+        { "greedy", VOZ_DECODER_GREEDY, 0, VOZ_SEGMENT_ENDPOINT },
+        { "beam", VOZ_DECODER_BEAM, 0, VOZ_SEGMENT_ENDPOINT },
+        { "beam with words", VOZ_DECODER_BEAM, 1, VOZ_SEGMENT_ENDPOINT },
+        { "greedy, long mode", VOZ_DECODER_GREEDY, 0, VOZ_SEGMENT_LONG },
+    };
+    int compared_words = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int threads = 1; threads <= 2; threads++) {
+            voz_stream_params p = voz_stream_default_params();
+            p.decode.decoder = cases[c].dec;
+            p.decode.threads = threads;
+            if (cases[c].words) {
+                p.decode.words = words;
+                p.decode.n_words = (int)(sizeof words / sizeof words[0]);
+            }
+            p.segment = cases[c].seg;
+            p.max_segment_s = 1.7f;
+            p.partial_interval_s = 0.05f;
+            p.on_partial = on_part;
+            struct result *r = run(m, p, x, n, 441);
+            char what[64];
+            snprintf(what, sizeof what, "%s, %d thread%s", cases[c].what, threads, threads > 1 ? "s" : "");
+            print_result(what, r);
+            assert_true(r->n >= 6);
+            assert_true(r->partials > 0);
+            for (int i = 0; i < r->n; i++) {
+                const struct utt *u = &r->u[i];
+                uint64_t a = (uint64_t)llround(u->start * RATE), b = (uint64_t)llround(u->end * RATE);
+                assert_true(a < b && b <= n);
+                voz_transcript t;
+                assert_int_equal(voz_decode_utterance(m, x + a, (size_t)(b - a), &p.decode, (double)a / RATE,
+                                                      &t, NULL, NULL),
+                                 VOZ_OK);
+                if (strcmp(t.text, u->text) != 0 || t.n_words != u->n_words)
+                    fail_msg("%s: utterance %d [%.3f, %.3f): stream says '%s' (%d words), one-shot '%s' (%d)",
+                             what, i, u->start, u->end, u->text, u->n_words, t.text, t.n_words);
+                assert_true(t.n_words <= MAX_WORDS);
+                for (int k = 0; k < t.n_words; k++) {
+                    if (strcmp(t.words[k].text, u->word[k]) != 0 || t.words[k].start != u->ws[k] ||
+                        t.words[k].end != u->we[k])
+                        fail_msg("%s: utterance %d word %d: stream '%s' [%.9f, %.9f], one-shot '%s' [%.9f, %.9f]",
+                                 what, i, k, u->word[k], u->ws[k], u->we[k], t.words[k].text, t.words[k].start,
+                                 t.words[k].end);
+                }
+                compared_words += t.n_words;
+                voz_transcript_release(&t);
+            }
+            free(r);
+        }
+    assert_true(compared_words > 0); /* words were compared, not only empty lines */
+    free(x);
+    voz_model_free(m);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -389,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_matches_endpointer_and_batch),
         cmocka_unit_test(test_long_mode),
         cmocka_unit_test(test_partials_and_refeed),
+        cmocka_unit_test(test_context_reuse_equals_one_shot),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
