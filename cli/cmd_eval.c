@@ -1,8 +1,10 @@
 /* cli/cmd_eval.c — `voz eval`: decode every row of a manifest with a model and print
    WER, CER, SER and the real-time factor (decode seconds / audio seconds; reading the
-   file is not counted). Transcripts are normalised as in training (train/text.h). */
+   file is not counted). Transcripts are normalised as in training (train/text.h). All
+   rows are decoded on one decoding context, so the scratch grows to the longest file
+   instead of being made and freed for each. */
 #include "cli/cli.h"
-#include "recognizer/internal.h"
+#include "recognizer/decode.h"
 #include "frontend/audio.h"
 #include "train/manifest.h"
 #include "train/metrics.h"
@@ -126,6 +128,9 @@ int cmd_eval(int argc, char **argv)
     if (man.n_rows == 0)
         cli_die(1, "%s: no rows to evaluate", manifest);
 
+    struct voz_decode_ctx *ctx; /* dp.words (the --words list) outlives it: freed first */
+    if (voz_decode_ctx_create(m, &dp, &ctx) != VOZ_OK) /* options are checked: out of memory */
+        cli_die(1, "%s", voz_last_error());
     struct voz_error_counts ec = { 0 };
     double decode_s = 0, audio_s = 0;
     int rate = voz_model_sample_rate(m);
@@ -140,7 +145,7 @@ int cmd_eval(int argc, char **argv)
         double t0 = voz_now();
         /* The same speech gate as voz transcribe: a file with no frame above it (silence,
            dither) gives no words instead of whatever normalised noise decodes to. */
-        voz_status s = voz_transcribe_has_speech(pcm, n, rate, 0) ? voz_decode_utterance(m, pcm, n, &dp, 0, &tr, NULL, NULL)
+        voz_status s = voz_transcribe_has_speech(pcm, n, rate, 0) ? voz_decode_ctx_utterance(ctx, pcm, n, 0, &tr, NULL, NULL)
                                                                    : VOZ_OK;
         decode_s += voz_now() - t0;
         free(pcm);
@@ -165,6 +170,7 @@ int cmd_eval(int argc, char **argv)
     printf("WER %.2f%%\nCER %.2f%%\nSER %.2f%%\nRTF %.4f\n", 100 * voz_metrics_wer(&ec), 100 * voz_metrics_cer(&ec),
            100 * voz_metrics_ser(&ec), audio_s > 0 ? decode_s / audio_s : 0.0);
     cli_check_stdout();
+    voz_decode_ctx_free(ctx);
     voz_manifest_release(&man);
     voz_word_map_release(&equiv);
     voz_alphabet_release(&alpha);
