@@ -142,8 +142,13 @@ else
     fail "the dropout run finished before it could be killed"
 fi
 "$VOZ" train --out "$e" "${SHORT[@]}" --resume >/dev/null 2>"$tmp/e3.err"
-[ $? -eq 2 ] && grep -q dropout "$tmp/e3.err" && ok "resume without the --dropout of the checkpoint is refused" ||
+[ $? -eq 2 ] && grep -q "option 'dropout' differs from the checkpoint (was 'dropout=0.3[0-9]*', now not set)" "$tmp/e3.err" &&
+    ok "resume without the --dropout of the checkpoint is refused" ||
     fail "resume without --dropout: '$(cat "$tmp/e3.err")'"
+# ... and adding --dropout to a checkpoint written without it too (the key is then new).
+"$VOZ" train --out "$tmp/a.voz" "${SHORT[@]}" --dropout 0.1 --resume >/dev/null 2>"$tmp/e4.err"
+[ $? -eq 2 ] && grep -q "option 'dropout' differs from the checkpoint (was not set, now 'dropout=0.1[0-9]*')" "$tmp/e4.err" &&
+    ok "resume adding --dropout is refused" || fail "resume adding --dropout: '$(cat "$tmp/e4.err")'"
 
 # ---- 2b. SIGTERM and SIGHUP stop like Ctrl-C: checkpoint, exit 1, --resume ends with the
 # same weights as the uninterrupted run. Stopped inside epoch 1 without a dev set, no

@@ -232,31 +232,60 @@ static char *canonical_options(const voz_train_params *p)
 /* Names the first option line that differs between two canonical texts. A changed
    thread count is only a warning: today both counts give the same weights, but the
    bit-exact promise is made for the same --threads only. */
+/* The values of key `k` (length kl) in an options text, one "key=value" per line,
+   joined by '\n' into out (a key such as train= may repeat; order matters). */
+static void option_values(const char *text, const char *k, size_t kl, struct sbuf *out)
+{
+    for (const char *l = text; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t ll = e ? (size_t)(e - l) : strlen(l);
+        if (ll > kl && l[kl] == '=' && !memcmp(l, k, kl))
+            sb_printf(out, "%s%.*s", out->s && out->s[0] ? "\n" : "", (int)(ll - kl - 1), l + kl + 1);
+        l += ll + (e != NULL);
+    }
+}
+
+/* Compares the options a checkpoint was written with to the current ones, key by key
+   (a checkpoint may predate a key, or a key may be written only when used, like
+   dropout). A changed --threads is a warning; any other change refuses the resume. */
 static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const char *saved, const char *now)
 {
-    const char *a = saved, *b = now;
-    while (*a || *b) {
-        const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
-        size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
-        if (la != lb || memcmp(a, b, la)) {
-            /* The key from whichever side has a line (a checkpoint may predate a key). */
-            const char *k = la ? a : b;
-            size_t kl = la ? la : lb;
-            const char *eq = memchr(k, '=', kl);
-            int klen = eq ? (int)(eq - k) : (int)kl;
-            if (klen == 7 && !memcmp(k, "threads", 7)) {
-                info(tr, "warning: %s: %.*s differs from the checkpoint's %.*s; training continues, but a resumed "
-                     "run is promised to repeat an uninterrupted one bit for bit only with the same --threads",
-                     ckpt, (int)lb, b, la ? (int)la : 22, la ? a : "threads=(not recorded)");
-                goto next;
+    for (int side = 0; side < 2; side++) {
+        for (const char *l = side ? saved : now; *l;) {
+            const char *e = strchr(l, '\n');
+            size_t ll = e ? (size_t)(e - l) : strlen(l);
+            const char *eq = memchr(l, '=', ll);
+            size_t kl = eq ? (size_t)(eq - l) : ll;
+            struct sbuf va = { 0 }, vb = { 0 };
+            option_values(saved, l, kl, &va);
+            option_values(now, l, kl, &vb);
+            if (va.oom || vb.oom) {
+                free(va.s);
+                free(vb.s);
+                return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory comparing options", ckpt);
             }
-            return voz_fail(VOZ_ERR_INVALID, "%s: option '%.*s' differs from the checkpoint (was '%.*s', now '%.*s'); "
-                            "resume with the same options, or start afresh without --resume", ckpt, klen, k,
-                            (int)la, a, (int)lb, b);
+            const char *sa = va.s ? va.s : "", *sn = vb.s ? vb.s : "";
+            int differ = (va.s != NULL) != (vb.s != NULL) || strcmp(sa, sn) != 0;
+            voz_status st = VOZ_OK;
+            if (differ && kl == 7 && !memcmp(l, "threads", 7)) {
+                if (side == 0) /* report once */
+                    info(tr, "warning: %s: threads=%s differs from the checkpoint's %s%s; training continues, but a "
+                         "resumed run is promised to repeat an uninterrupted one bit for bit only with the same "
+                         "--threads", ckpt, vb.s ? sn : "(not set)", "threads=",
+                         va.s ? sa : "(not recorded)");
+            } else if (differ) {
+                st = voz_fail(VOZ_ERR_INVALID, "%s: option '%.*s' differs from the checkpoint (was %s%.*s%s%s%s, "
+                              "now %s%.*s%s%s%s); resume with the same options, or start afresh without --resume",
+                              ckpt, (int)kl, l, va.s ? "'" : "", va.s ? (int)kl : 0, l, va.s ? "=" : "",
+                              va.s ? sa : "not set", va.s ? "'" : "", vb.s ? "'" : "", vb.s ? (int)kl : 0, l,
+                              vb.s ? "=" : "", vb.s ? sn : "not set", vb.s ? "'" : "");
+            }
+            free(va.s);
+            free(vb.s);
+            if (st != VOZ_OK)
+                return st;
+            l += ll + (e != NULL);
         }
-    next:
-        a += la + (ea != NULL);
-        b += lb + (eb != NULL);
     }
     return VOZ_OK;
 }
