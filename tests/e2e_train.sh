@@ -176,6 +176,10 @@ done
 [ $? -eq 0 ] && [ ! -e "$tmp/h.voz" ] && grep -q 'not written' "$tmp/h1.out" &&
     ok "--max-minutes inside epoch 1: exit 0, '$(cat "$tmp/h1.out")'" ||
     fail "--max-minutes inside epoch 1: $(cat "$tmp/h1.out"), model $(ls "$tmp"/h.voz 2>&1)"
+# With a dev set too: half of epoch 1 is not a model, whatever its dev WER.
+"$VOZ" train --out "$tmp/hd.voz" "${SHORT[@]}" --dev "$tmp/dev.tsv" --max-minutes 0.000001 >"$tmp/hd.out" 2>/dev/null
+[ $? -eq 0 ] && [ ! -e "$tmp/hd.voz" ] && ok "--max-minutes inside epoch 1 with --dev: no model" ||
+    fail "--max-minutes inside epoch 1 with --dev: $(cat "$tmp/hd.out"), model $(ls "$tmp"/hd.voz 2>&1)"
 "$VOZ" train --out "$tmp/h.voz" "${SHORT[@]}" --threads 2 --resume >/dev/null 2>"$tmp/h2.err"
 rc=$?
 [ $rc -eq 0 ] && grep -q "warning: .*threads=2 differs from the checkpoint's threads=1" "$tmp/h2.err" &&

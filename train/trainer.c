@@ -989,10 +989,12 @@ static int nothing_learned(const struct trainer *tr)
 
 /* Stopping inside an epoch (time limit, signal): the weights of the partial epoch
    may beat the best so far, so with a dev set they are evaluated and kept when
-   strictly better. The checkpoint saved right after records the new best. */
+   strictly better. The checkpoint saved right after records the new best. Inside the
+   first epoch there is no best to beat, and half an epoch is not a model: nothing is
+   written (the checkpoint resumes it). */
 static voz_status stop_eval(struct trainer *tr)
 {
-    if (!tr->ds.n_dev)
+    if (!tr->ds.n_dev || tr->st.epoch < 1)
         return VOZ_OK;
     struct dev_result dev;
     voz_status s = evaluate(tr, &dev);
