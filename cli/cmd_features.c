@@ -126,6 +126,13 @@ int cmd_features(int argc, char **argv)
     const char *file = argv[optind];
     if (npy && !out_path && isatty(STDOUT_FILENO))
         cli_die(EXIT_USAGE, "not writing binary .npy data to a terminal; give -o OUT or redirect the output");
+    /* -o naming the audio or the model would replace an input with features. */
+    const char *victim = !out_path || !strcmp(out_path, "-") ? NULL
+                         : voz_same_file(out_path, file)     ? file
+                         : model_path && voz_same_file(out_path, model_path) ? model_path
+                                                                             : NULL;
+    if (victim)
+        cli_die(EXIT_USAGE, "-o %s would overwrite the input '%s'", out_path, victim);
     cli_setup_log(0);
 
     struct voz_model *m = cli_load_model(model_path);

@@ -1,6 +1,7 @@
 /* common/util.c — error text, logging, size arithmetic, CRC-32 and atomic writes. */
 #include "common/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -242,4 +243,60 @@ double voz_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int voz_atomic_sweep(const char *path)
+{
+    if (!path || !*path)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    size_t dl = slash ? (size_t)(slash - path) : 0;
+    const char *base = slash ? slash + 1 : path;
+    char *dir = malloc(dl + 2);
+    if (!dir)
+        return 0;
+    if (slash && dl == 0)
+        memcpy(dir, "/", 2);
+    else if (slash) {
+        memcpy(dir, path, dl);
+        dir[dl] = 0;
+    } else
+        memcpy(dir, ".", 2);
+    DIR *d = opendir(dir);
+    int removed = 0;
+    size_t bl = strlen(base);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, bl) || strncmp(n + bl, ".tmp.", 5))
+            continue;
+        const char *q = n + bl + 5;
+        char *end;
+        errno = 0;
+        long pid = strtol(q, &end, 10);
+        if (q[0] < '1' || q[0] > '9' || *end || errno || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) /* alive, or not ours to judge */
+            continue;
+        size_t need = strlen(dir) + 1 + strlen(n) + 1;
+        char *full = malloc(need);
+        if (!full)
+            break;
+        snprintf(full, need, "%s/%s", dir, n);
+        struct stat st;
+        if (lstat(full, &st) == 0 && S_ISREG(st.st_mode) && unlink(full) == 0)
+            removed++;
+        free(full);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    return removed;
+}
+
+int voz_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0)
+        return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }

@@ -43,6 +43,12 @@ voz_status voz_atomic_open(struct voz_atomic_file *af, const char *path);
 voz_status voz_atomic_commit(struct voz_atomic_file *af);
 /* Discards the temporary (safe to call after commit, or twice). */
 void voz_atomic_abort(struct voz_atomic_file *af);
+/* Removes "PATH.tmp.PID" files left by writers that died (kill -9, power loss): only
+   names of exactly that form whose PID is not a running process on this machine.
+   Returns how many were removed. For programs that rewrite PATH over a long run. */
+int voz_atomic_sweep(const char *path);
+/* 1 when both paths exist and name the same file (device and inode), else 0. */
+int voz_same_file(const char *a, const char *b);
 
 /* Monotonic seconds. */
 double voz_now(void);

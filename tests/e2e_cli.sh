@@ -131,5 +131,15 @@ if command -v sox >/dev/null; then
         ok "eval of dither: empty hypothesis like transcribe" || bad "eval of dither" "transcribe '$t_out'" "$out"
 fi
 
+# ---- an output that is an input is refused, the input left intact ---------------------
+cp "$CLIP" "$tmp/in.wav"; sum=$(cksum <"$tmp/in.wav")
+run features -o "$tmp/in.wav" "$tmp/in.wav"
+[ $rc -eq 2 ] && [ "$(cksum <"$tmp/in.wav")" = "$sum" ] && [[ "$err" == *"would overwrite the input"* ]] &&
+    ok "features -o INPUT INPUT refused: $err" || bad "features -o INPUT INPUT" "exit $rc" "$err"
+ln -sf "$tmp/in.wav" "$tmp/link.wav"
+run features -o "$tmp/link.wav" "$tmp/in.wav"
+[ $rc -eq 2 ] && [ "$(cksum <"$tmp/in.wav")" = "$sum" ] && ok "features -o SYMLINK-TO-INPUT refused" ||
+    bad "features -o symlink to the input" "exit $rc" "$err"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

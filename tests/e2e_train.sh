@@ -120,6 +120,19 @@ else
         fail "changed --lr on resume: exit $rc, '$(cat "$tmp/b3.err")'"
 fi
 
+# ---- 1b. --out naming an input is refused before anything is written; stale temporaries
+# of a killed run (PATH.tmp.PID of a dead PID) are swept at the start.
+cp "$tmp/compose.tsv" "$tmp/in.tsv"; sum=$(cksum <"$tmp/in.tsv")
+"$VOZ" train --out "$tmp/in.tsv" --compose "$tmp/in.tsv" --sample-rate 8000 --epochs 1 >/dev/null 2>"$tmp/o.err"
+rc=$?
+[ $rc -ne 0 ] && [ "$(cksum <"$tmp/in.tsv")" = "$sum" ] && grep -q "would be overwritten: it is the input" "$tmp/o.err" &&
+    ok "--out naming the manifest refused: $(tail -n 1 "$tmp/o.err")" || fail "--out = manifest: exit $rc, $(cat "$tmp/o.err")"
+true & dead=$!; wait $dead
+touch "$tmp/sw.voz.ckpt.tmp.$dead" "$tmp/sw.voz.log.csv.tmp.$dead" "$tmp/sw.voz.tmp.$dead"
+"$VOZ" train --out "$tmp/sw.voz" "${COMMON[@]}" --epochs 1 >/dev/null 2>&1 || fail "sweep run failed"
+left=$(ls "$tmp" | grep -c "^sw\.voz.*\.tmp\.")
+[ "$left" -eq 0 ] && ok "temporaries of a dead writer swept at the start" || fail "$left stale temporaries left: $(ls "$tmp" | grep '\.tmp\.')"
+
 # ---- 2a. dropout: changes training, and a killed and resumed run still ends bit-exact
 # (the masks are drawn from the seed, epoch and batch, not from a running generator).
 DROP=("${SHORT[@]}" --dropout 0.3)

@@ -857,6 +857,29 @@ static voz_status setup(struct trainer *tr)
     if (!tr->options || !tr->ckpt_path || !tr->csv_path || !tr->svg_path)
         return voz_fail(VOZ_ERR_NOMEM, "train: out of memory");
 
+    /* An output that is one of the inputs would be destroyed by the first write. */
+    {
+        const char *outs[4] = { p->out, tr->ckpt_path, tr->csv_path, tr->svg_path };
+        for (int k = 0; k < 4; k++) {
+            const char *hit = NULL;
+            for (int i = 0; i < p->n_train && !hit; i++)
+                hit = voz_same_file(outs[k], p->train[i]) ? p->train[i] : NULL;
+            for (int i = 0; i < p->n_compose && !hit; i++)
+                hit = voz_same_file(outs[k], p->compose[i]) ? p->compose[i] : NULL;
+            if (!hit && p->dev && voz_same_file(outs[k], p->dev))
+                hit = p->dev;
+            if (!hit && p->words && voz_same_file(outs[k], p->words))
+                hit = p->words;
+            if (hit)
+                return voz_fail(VOZ_ERR_INVALID, "train: %s would be overwritten: it is the input '%s'", outs[k], hit);
+        }
+    }
+    /* Temporaries of an earlier run that was killed mid-write (kill -9). */
+    voz_atomic_sweep(p->out);
+    voz_atomic_sweep(tr->ckpt_path);
+    voz_atomic_sweep(tr->csv_path);
+    voz_atomic_sweep(tr->svg_path);
+
     /* Fail before the feature cache and the first epoch when --out cannot be written. */
     struct voz_atomic_file af;
     if ((s = voz_atomic_open(&af, p->out)) != VOZ_OK)
