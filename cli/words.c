@@ -39,7 +39,10 @@ struct cli_words *cli_words_read(const char *path)
     if (!w || !words || !lines)
         cli_die(1, "%s: out of memory", path);
     int n = 0, line = 0;
-    for (char *p = buf; *p;) {
+    char *p0 = buf;
+    if (!memcmp(p0, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte-order mark, as manifests allow */
+        p0 += 3;
+    for (char *p = p0; *p;) {
         char *nl = strchr(p, '\n');
         char *next = nl ? nl + 1 : p + strlen(p);
         if (nl)

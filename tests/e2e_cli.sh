@@ -141,5 +141,19 @@ run features -o "$tmp/link.wav" "$tmp/in.wav"
 [ $rc -eq 2 ] && [ "$(cksum <"$tmp/in.wav")" = "$sum" ] && ok "features -o SYMLINK-TO-INPUT refused" ||
     bad "features -o symlink to the input" "exit $rc" "$err"
 
+# ---- word lists and equivalence files: BOM and CRLF accepted, NUL refused -------------
+printf '\xef\xbb\xbfSEVEN\r\nthree\r\nnine\r\ntwo\r\n' >"$tmp/words_bom.txt"
+run transcribe -m "$MODEL" --words "$tmp/words_bom.txt" "$CLIP"
+[ $rc -eq 0 ] && [ "$out" = "$("$VOZ" transcribe -m "$MODEL" "$CLIP" 2>/dev/null)" ] && ok "--words with a BOM and CRLF" ||
+    bad "--words with BOM/CRLF" "exit $rc" "$out" "$err"
+printf 'seven three nine two\n' >"$tmp/ref_only.txt"
+printf '%s\tseven three nine too\n' "$CLIP" >"$tmp/too.tsv"
+printf '\xef\xbb\xbftwo too\r\n' >"$tmp/eq_bom.txt"
+run eval -m "$MODEL" --equiv "$tmp/eq_bom.txt" "$tmp/too.tsv"
+[ $rc -eq 0 ] && [[ "$out" == "WER 0.00%"* ]] && ok "--equiv with a BOM maps its first line" || bad "--equiv BOM" "exit $rc" "$out" "$err"
+printf 'two t\0oo\n' >"$tmp/eq_nul.txt"
+run eval -m "$MODEL" --equiv "$tmp/eq_nul.txt" "$tmp/too.tsv"
+[ $rc -eq 1 ] && [[ "$err" == *"eq_nul.txt:1: NUL byte"* ]] && ok "--equiv with a NUL byte: $err" || bad "--equiv NUL" "exit $rc" "$err"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -212,7 +212,15 @@ voz_status voz_word_map_read(const char *path, struct voz_word_map *m)
             s = voz_fail(VOZ_ERR_FORMAT, "%s:%d: line longer than %zu bytes", path, line, sizeof buf - 2);
             break;
         }
-        char *save = NULL, *canon = strtok_r(buf, " \t\r\n", &save);
+        /* fgets stops at a newline, not at NUL: a shorter strlen means a NUL inside */
+        if (n < sizeof buf - 1 && !feof(fp) && (n == 0 || buf[n - 1] != '\n')) {
+            s = voz_fail(VOZ_ERR_FORMAT, "%s:%d: NUL byte in the line, expected text", path, line);
+            break;
+        }
+        char *start = buf;
+        if (line == 1 && !memcmp(start, "\xEF\xBB\xBF", 3)) /* UTF-8 byte-order mark */
+            start += 3;
+        char *save = NULL, *canon = strtok_r(start, " \t\r\n", &save);
         if (!canon || canon[0] == '#')
             continue;
         char *alt = strtok_r(NULL, " \t\r\n", &save);
