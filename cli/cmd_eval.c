@@ -1,8 +1,10 @@
 /* cli/cmd_eval.c — `voz eval`: decode every row of a manifest with a model and print
    WER, CER, SER and the real-time factor (decode seconds / audio seconds; reading the
-   file is not counted). Transcripts are normalised as in training (train/text.h). All
-   rows are decoded on one decoding context, so the scratch grows to the longest file
-   instead of being made and freed for each. */
+   file is not counted). Each row goes through voz transcribe's path (30 s segments,
+   speech regions, voz_transcribe_samples), so eval scores exactly what transcribe
+   prints, in the memory of one segment. Transcripts are normalised as in training
+   (train/text.h). All rows share one decoding context, so its scratch grows to the
+   longest region instead of being made and freed for each. */
 #include "cli/cli.h"
 #include "recognizer/decode.h"
 #include "frontend/audio.h"
@@ -42,6 +44,17 @@ static void usage(FILE *fp)
           "  --                    end of options (a MANIFEST name starting with '-')\n"
           "\n"
           "Exit status: 0 done, 1 the manifest, an audio file or the model failed, 2 usage error.\n", fp);
+}
+
+/* The row's audio for voz_transcribe_samples; remembers whether reading failed, for the message. */
+struct eval_source { struct voz_audio *a; int read_failed; };
+
+static voz_status eval_read(void *user, float *buf, size_t max, size_t *got)
+{
+    struct eval_source *src = user;
+    voz_status s = voz_audio_read(src->a, buf, max, got);
+    src->read_failed = s != VOZ_OK;
+    return s;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -136,22 +149,20 @@ int cmd_eval(int argc, char **argv)
     int rate = voz_model_sample_rate(m);
     for (int i = 0; i < man.n_rows; i++) {
         const struct voz_manifest_row *r = &man.rows[i];
-        float *pcm = NULL;
-        size_t n = 0;
-        if (voz_audio_load(r->path, rate, &pcm, &n) != VOZ_OK)
+        struct voz_audio *a = NULL;
+        if (voz_audio_open(r->path, rate, &a) != VOZ_OK)
             cli_die(1, "%s:%d: cannot read audio '%s': %s", manifest, r->line, r->path, voz_last_error());
+        struct eval_source src = { a, 0 };
         voz_transcript tr;
-        memset(&tr, 0, sizeof tr);
-        double t0 = voz_now();
-        /* The same speech gate as voz transcribe: a file with no frame above it (silence,
-           dither) gives no words instead of whatever normalised noise decodes to. */
-        voz_status s = voz_transcribe_has_speech(pcm, n, rate, 0) ? voz_decode_ctx_utterance(ctx, pcm, n, 0, &tr, NULL, NULL)
-                                                                   : VOZ_OK;
-        decode_s += voz_now() - t0;
-        free(pcm);
+        double row_s = 0;
+        /* voz transcribe's own path: segments, speech regions, this context. */
+        voz_status s = voz_transcribe_samples(m, ctx, eval_read, &src, VOZ_TRANSCRIBE_MAX_SEGMENT_S, &tr, &row_s);
+        voz_audio_close(a);
         if (s != VOZ_OK)
-            cli_die(1, "%s:%d: '%s': %s", manifest, r->line, r->path, voz_last_error());
-        audio_s += (double)n / rate;
+            cli_die(1, "%s:%d: %s'%s': %s", manifest, r->line, src.read_failed ? "cannot read audio " : "", r->path,
+                    voz_last_error());
+        decode_s += row_s;
+        audio_s += tr.duration;
         char *ref = voz_word_map_apply(&equiv, r->text);
         char *hyp = voz_word_map_apply(&equiv, tr.text ? tr.text : "");
         if (!ref || !hyp)

@@ -234,6 +234,99 @@ float voz_endpoint_loudest_db(const float *pcm, size_t n, int rate, uint64_t pcm
     return 10.0f * log10f(best);
 }
 
+/* ---- offline speech regions ------------------------------------------------------ */
+
+voz_region_params voz_endpoint_region_default_params(void)
+{
+    return (voz_region_params){
+        .threshold_db = 9.0f,
+        .extend_db = 3.0f,
+        .min_db = VOZ_ENDPOINT_FLOOR_DB + 2 * 9.0f,
+        .percentile = CALIB_PERCENTILE,
+        .bridge_frames = 20,
+        .min_frames = 8,
+        .merge_frames = 150,
+        .pad_frames = 20,
+    };
+}
+
+size_t voz_endpoint_frame_db(const float *pcm, size_t n, int rate, uint64_t pcm_start, float *db,
+                             size_t *first)
+{
+    size_t F = rate > 0 ? (size_t)lround(rate / 100.0) : 0;
+    *first = 0;
+    if (F == 0 || n == 0)
+        return 0;
+    size_t off = (size_t)((F - pcm_start % F) % F);
+    if (off >= n)
+        return 0;
+    *first = off;
+    struct pcm_frames c = { pcm + off, F, powf(10.0f, VOZ_ENDPOINT_FLOOR_DB / 10.0f) };
+    size_t count = (n - off) / F;
+    for (size_t i = 0; i < count; i++)
+        db[i] = 10.0f * log10f(pcm_frame_energy(&c, i));
+    return count;
+}
+
+static int cmp_float(const void *a, const void *b);
+
+size_t voz_endpoint_regions(const float *db, size_t nf, const voz_region_params *p, float *scratch,
+                            voz_region *out)
+{
+    if (nf == 0)
+        return 0;
+    memcpy(scratch, db, nf * sizeof *db);
+    qsort(scratch, nf, sizeof *scratch, cmp_float);
+    float pc = p->percentile >= 0 && p->percentile <= 1 ? p->percentile : CALIB_PERCENTILE;
+    float floor_db = scratch[(size_t)(pc * (float)(nf - 1))];
+    float strong = floor_db + p->threshold_db, weak = floor_db + p->extend_db;
+    strong = strong > p->min_db ? strong : p->min_db;
+    weak = weak > p->min_db ? weak : p->min_db;
+    size_t bridge = p->bridge_frames > 1 ? (size_t)p->bridge_frames : 1;
+    size_t min_frames = p->min_frames > 1 ? (size_t)p->min_frames : 1;
+    size_t merge = p->merge_frames > 0 ? (size_t)p->merge_frames : 0;
+    size_t pad = p->pad_frames > 0 ? (size_t)p->pad_frames : 0;
+
+    /* Bursts: [b0, b1) from the first to the last weak frame, with `count` weak frames
+       and `loud` set by a strong one; a burst closes at the first gap of `bridge`
+       frames below the weak level. Kept bursts are merged into the open region
+       (out[k - 1]) or start a new one. */
+    size_t k = 0, f = 0;
+    while (f < nf) {
+        while (f < nf && !(db[f] > weak))
+            f++;
+        if (f == nf)
+            break;
+        size_t b0 = f, b1 = f, count = 0;
+        int loud = 0;
+        for (; f < nf && f - b1 < bridge; f++) {
+            if (db[f] > weak) {
+                count++;
+                b1 = f + 1;
+                loud |= db[f] > strong;
+            }
+        }
+        f = b1;
+        if (!loud || count < min_frames)
+            continue;
+        if (k > 0 && b0 - out[k - 1].end < merge)
+            out[k - 1].end = b1;
+        else
+            out[k++] = (voz_region){ b0, b1 };
+    }
+    /* Padding, clipped; regions that meet after it become one. */
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t s = out[i].start > pad ? out[i].start - pad : 0;
+        size_t e = nf - out[i].end > pad ? out[i].end + pad : nf;
+        if (m > 0 && s <= out[m - 1].end)
+            out[m - 1].end = e;
+        else
+            out[m++] = (voz_region){ s, e };
+    }
+    return m;
+}
+
 /* ---- the state machine ----------------------------------------------------------- */
 
 static uint64_t sat_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }

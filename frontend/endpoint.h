@@ -71,4 +71,49 @@ float voz_endpoint_loudest_db(const float *pcm, size_t n, int rate, uint64_t pcm
 size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, uint64_t pcm_start, size_t lo,
                              size_t hi);
 
+/* ---- offline speech regions (batch) ---------------------------------------------------
+   Batch transcription knows the whole segment, so instead of the live endpointer's
+   calibrated and tracked floor it takes the noise floor of a segment as a low
+   percentile of all its frame energies: stationary noise, hum or dither never stands
+   threshold_db above its own 10th percentile, and a tight clip with no leading
+   silence still has its quiet frames to set the floor. Frames louder than both
+   floor + extend_db and min_db are weak speech, those also above floor + threshold_db
+   strong. Weak frames with gaps shorter than bridge_frames form a burst (the live
+   hangover); a burst is kept when it holds a strong frame and at least min_frames
+   weak ones, so a click is dropped while the soft onset and decay of a word count
+   (FSDD's tight 160-300 ms clips have only 8-14 frames 9 dB up: the live 150 ms of
+   strong frames would lose 170 of its 2,500 clips, 80 ms of weak ones loses none).
+   Bursts closer than merge_frames are one region, so a digit string with pauses is
+   decoded as one utterance; regions are padded by pad_frames each side, clipped to
+   the frames, and merged when they meet. */
+typedef struct {
+    float threshold_db; /* 9: strong speech, as voz_endpoint_params */
+    float extend_db;    /* 3: weak speech, extending a burst around its strong frames */
+    float min_db;       /* -82: no quieter frame is speech, whatever the floor */
+    float percentile;   /* 0.10: of the segment's frame energies, the noise floor */
+    int bridge_frames;  /* 20 (200 ms hangover) */
+    int min_frames;     /* 8 (80 ms): weak frames a burst needs; a 5 ms click has 1-2 */
+    int merge_frames;   /* 150 (1.5 s): bursts closer than this are one region */
+    int pad_frames;     /* 20 (200 ms) each side */
+} voz_region_params;
+
+voz_region_params voz_endpoint_region_default_params(void);
+
+/* A region in frames [start, end) of the energy sequence. */
+typedef struct { size_t start, end; } voz_region;
+
+/* Frame energies of pcm[0, n) (absolute start position pcm_start, at `rate`) on the
+   10 ms grid of absolute positions, as the endpointer measures them (dB of the DC-
+   removed variance, floored at VOZ_ENDPOINT_FLOOR_DB): db[i] is the frame starting
+   at pcm[*first + i * F], F = round(rate / 100). Returns the number of whole frames,
+   at most n / F (db must hold that many). */
+size_t voz_endpoint_frame_db(const float *pcm, size_t n, int rate, uint64_t pcm_start, float *db,
+                             size_t *first);
+
+/* The speech regions of db[0, nf) per p, in order, never overlapping, into
+   out[] (room for nf / 2 + 1); `scratch` holds nf floats. Returns their count
+   (0 for nf = 0). Deterministic: depends only on db and p. */
+size_t voz_endpoint_regions(const float *db, size_t nf, const voz_region_params *p, float *scratch,
+                            voz_region *out);
+
 #endif

@@ -36,13 +36,31 @@ voz_status voz_transcribe_file_segmented(const struct voz_model *m, const char *
                                          const voz_decode_params *p, double max_segment_s,
                                          voz_transcript *out);
 
+/* Batch transcription of samples at the model's rate pulled from `read` (it fills up
+   to max samples into buf and sets *got, 0 at the end; an error status stops): the
+   samples collect in segments of at most max_segment_s (cut at the quietest 10 ms of
+   their last min(10 s, max/3)); within each segment the speech regions are found
+   offline (voz_endpoint_regions over the segment's frame energies: noise floor = its
+   10th percentile, speech 9 dB above that and above -82 dBFS, bursts of 150 ms, merged
+   across pauses under 1.5 s, padded by 200 ms) and each region is decoded on ctx (made
+   for m) as one utterance. Words carry absolute times; a segment without a region
+   gives none. *decode_s, if non-NULL, receives the seconds spent finding regions and
+   decoding (not reading). voz_transcribe_file/pcm and `voz eval` all go through this,
+   so they agree and need the memory of one segment whatever the input length. */
+struct voz_decode_ctx;
+typedef voz_status (*voz_samples_read_fn)(void *user, float *buf, size_t max, size_t *got);
+voz_status voz_transcribe_samples(const struct voz_model *m, struct voz_decode_ctx *ctx,
+                                  voz_samples_read_fn read, void *user, double max_segment_s,
+                                  voz_transcript *out, double *decode_s);
+#define VOZ_TRANSCRIBE_MAX_SEGMENT_S 30.0
+
 /* The batch speech gate: 1 when pcm[0, n) (absolute start position pcm_start, at
    `rate`) holds a 10 ms frame the endpointer would call speech over the quietest
    background it knows (digital silence, VOZ_ENDPOINT_FLOOR_DB) with twice its
    default 9 dB threshold, i.e. louder than -82 dBFS; 0 for digital silence and
    16-bit dither (about -96 dBFS), whose per-utterance CMVN would otherwise scale
-   the noise up into words. voz_transcribe_* decode a segment only when it passes;
-   eval can ask the same of an utterance. */
+   the noise up into words. Kept for callers that want a quick yes/no;
+   the region finder uses the same level as its absolute minimum (min_db). */
 int voz_transcribe_has_speech(const float *pcm, size_t n, int rate, uint64_t pcm_start);
 
 /* Seconds per feature frame of the model. */

@@ -1,20 +1,22 @@
-/* recognizer/transcribe.c — one-call transcription of a file or a buffer. Samples
-   collect in a segment buffer of bounded size; a segment longer than the maximum is
-   cut at its quietest 10 ms frame within the last part, the part before the cut is
-   decoded and the rest carried over, so an hour of audio needs the memory of one
-   segment and long speech is cut at pauses. A segment with no frame louder than the
-   speech gate (voz_transcribe_has_speech) gives no words: it is not decoded, since
-   per-utterance CMVN would scale dither up to unit variance and the model hears
-   digits in it. Segments with speech are decoded whole, exactly as without the gate. */
+/* recognizer/transcribe.c — batch transcription of a file, a buffer or a manifest row.
+   Samples collect in a segment buffer of bounded size; a segment longer than the maximum
+   is cut at its quietest 10 ms frame within the last part, the part before the cut is
+   handled and the rest carried over, so an hour of audio needs the memory of one segment
+   and long speech is cut at pauses. Within a segment only the speech regions are decoded
+   (voz_endpoint_regions: an offline noise floor over the whole segment), each on its own
+   with its own CMVN, as the live endpointer's utterances are: decoding a whole segment
+   let per-utterance CMVN scale the silence, dither or hum beside the speech up to unit
+   variance, and the model heard digits in it. */
 #include "recognizer/decode.h"
 #include "common/util.h"
 #include "frontend/audio.h"
 #include "frontend/endpoint.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_MAX_SEGMENT_S 30.0
+#define DEFAULT_MAX_SEGMENT_S VOZ_TRANSCRIBE_MAX_SEGMENT_S
 #define SEARCH_S 10.0 /* the cut is searched in the segment's last SEARCH_S seconds */
 #define GATE_DB (VOZ_ENDPOINT_FLOOR_DB + 2 * 9.0f) /* -82 dBFS: see voz_transcribe_has_speech */
 
@@ -24,12 +26,14 @@ int voz_transcribe_has_speech(const float *pcm, size_t n, int rate, uint64_t pcm
 }
 
 struct segmenter {
-    const struct voz_model *m;
-    const voz_decode_params *p;
-    struct voz_decode_ctx *ctx; /* decoding scratch kept across segments (first decode makes it) */
+    struct voz_decode_ctx *ctx; /* the caller's decoding context, kept across segments */
     int rate;
     float *buf;          /* [cap] samples of the current segment */
     size_t n, cap;
+    float *db, *db_sort; /* [cap / hop] frame energies of a segment, and their sorted copy */
+    voz_region *regions; /* [cap / hop / 2 + 1] */
+    voz_region_params rp;
+    double decode_s;     /* time spent in seg_decode */
     size_t max_seg;      /* samples a segment may reach before it is cut */
     size_t search;       /* samples before max_seg searched for the quietest frame */
     size_t hop;          /* 10 ms in samples */
@@ -38,12 +42,12 @@ struct segmenter {
     int n_words, cap_words;
 };
 
-static voz_status seg_init(struct segmenter *sg, const struct voz_model *m, const voz_decode_params *p,
+static voz_status seg_init(struct segmenter *sg, const struct voz_model *m, struct voz_decode_ctx *ctx,
                            double max_segment_s)
 {
     memset(sg, 0, sizeof *sg);
-    sg->m = m;
-    sg->p = p;
+    sg->ctx = ctx;
+    sg->rp = voz_endpoint_region_default_params();
     sg->rate = voz_model_sample_rate(m);
     if (!(max_segment_s >= 0.1 && max_segment_s <= 3600))
         return voz_fail(VOZ_ERR_INVALID, "transcribe: maximum segment %g s is out of range, expected 0.1..3600",
@@ -59,8 +63,12 @@ static voz_status seg_init(struct segmenter *sg, const struct voz_model *m, cons
     if (sg->search > sg->max_seg)
         sg->search = sg->max_seg;
     sg->cap = sg->max_seg + (size_t)sg->rate; /* room for one more second per append */
+    size_t frames = sg->cap / sg->hop + 1;
     sg->buf = malloc(sg->cap * sizeof *sg->buf);
-    if (!sg->buf)
+    sg->db = malloc(frames * sizeof *sg->db);
+    sg->db_sort = malloc(frames * sizeof *sg->db_sort);
+    sg->regions = malloc((frames / 2 + 1) * sizeof *sg->regions);
+    if (!sg->buf || !sg->db || !sg->db_sort || !sg->regions)
         return voz_fail(VOZ_ERR_NOMEM, "transcribe: out of memory for a %g s segment", max_segment_s);
     return VOZ_OK;
 }
@@ -71,39 +79,57 @@ static void seg_release(struct segmenter *sg)
         free(sg->words[i].text);
     free(sg->words);
     free(sg->buf);
-    voz_decode_ctx_free(sg->ctx);
+    free(sg->db);
+    free(sg->db_sort);
+    free(sg->regions);
     memset(sg, 0, sizeof *sg);
 }
 
-/* Decodes buf[0, len) and moves its words (with absolute times) to the accumulator. */
-static voz_status seg_decode(struct segmenter *sg, size_t len)
+/* Appends t's words to the accumulator (their texts move over). */
+static voz_status seg_take_words(struct segmenter *sg, voz_transcript *t)
 {
-    voz_transcript t;
-    double t0 = (double)sg->consumed / sg->rate;
-    voz_status s = VOZ_OK;
-    memset(&t, 0, sizeof t);
-    if (voz_transcribe_has_speech(sg->buf, len, sg->rate, sg->consumed) &&
-        (sg->ctx || !(s = voz_decode_ctx_create(sg->m, sg->p, &sg->ctx))))
-        s = voz_decode_ctx_utterance(sg->ctx, sg->buf, len, t0, &t, NULL, NULL);
-    if (s)
-        return s;
-    if (sg->n_words + t.n_words > sg->cap_words) {
+    if (sg->n_words + t->n_words > sg->cap_words) {
         int cap = sg->cap_words ? sg->cap_words : 16;
-        while (cap < sg->n_words + t.n_words)
+        while (cap < sg->n_words + t->n_words)
             cap *= 2;
         voz_word *w = realloc(sg->words, (size_t)cap * sizeof *w);
-        if (!w) {
-            voz_transcript_release(&t);
+        if (!w)
             return voz_fail(VOZ_ERR_NOMEM, "transcribe: out of memory");
-        }
         sg->words = w;
         sg->cap_words = cap;
     }
-    for (int i = 0; i < t.n_words; i++) {
-        sg->words[sg->n_words++] = t.words[i];
-        t.words[i].text = NULL;
+    for (int i = 0; i < t->n_words; i++) {
+        sg->words[sg->n_words++] = t->words[i];
+        t->words[i].text = NULL;
     }
-    voz_transcript_release(&t);
+    return VOZ_OK;
+}
+
+/* Decodes the speech regions of buf[0, len), moves their words (absolute times) to the
+   accumulator and drops the samples. A region touching the first or last whole grid
+   frame reaches the segment's edge, so a clip that is speech throughout is decoded
+   exactly whole. */
+static voz_status seg_decode(struct segmenter *sg, size_t len)
+{
+    double t_start = voz_now();
+    size_t first;
+    size_t nf = voz_endpoint_frame_db(sg->buf, len, sg->rate, sg->consumed, sg->db, &first);
+    size_t nr = voz_endpoint_regions(sg->db, nf, &sg->rp, sg->db_sort, sg->regions);
+    voz_status s = VOZ_OK;
+    for (size_t r = 0; r < nr && !s; r++) {
+        size_t a = sg->regions[r].start ? first + sg->regions[r].start * sg->hop : 0;
+        size_t b = sg->regions[r].end < nf ? first + sg->regions[r].end * sg->hop : len;
+        voz_transcript t;
+        memset(&t, 0, sizeof t);
+        s = voz_decode_ctx_utterance(sg->ctx, sg->buf + a, b - a, (double)(sg->consumed + a) / sg->rate, &t,
+                                     NULL, NULL);
+        if (!s)
+            s = seg_take_words(sg, &t);
+        voz_transcript_release(&t);
+    }
+    sg->decode_s += voz_now() - t_start;
+    if (s)
+        return s;
     memmove(sg->buf, sg->buf + len, (sg->n - len) * sizeof *sg->buf);
     sg->n -= len;
     sg->consumed += len;
@@ -133,23 +159,6 @@ static size_t seg_cut_point(const struct segmenter *sg)
         }
     }
     return best ? best : sg->max_seg;
-}
-
-static voz_status seg_feed(struct segmenter *sg, const float *pcm, size_t n)
-{
-    while (n > 0) {
-        size_t take = sg->cap - sg->n < n ? sg->cap - sg->n : n;
-        memcpy(sg->buf + sg->n, pcm, take * sizeof *pcm);
-        sg->n += take;
-        pcm += take;
-        n -= take;
-        while (sg->n > sg->max_seg) {
-            voz_status s = seg_decode(sg, seg_cut_point(sg));
-            if (s)
-                return s;
-        }
-    }
-    return VOZ_OK;
 }
 
 /* Decodes the tail and hands the words over to `out` (text = words joined by spaces). */
@@ -185,17 +194,67 @@ static voz_status seg_finish(struct segmenter *sg, voz_transcript *out)
     return VOZ_OK;
 }
 
-voz_status voz_transcribe_pcm_segmented(const struct voz_model *m, const float *pcm, size_t n,
-                                        const voz_decode_params *p, double max_segment_s, voz_transcript *out)
+voz_status voz_transcribe_samples(const struct voz_model *m, struct voz_decode_ctx *ctx,
+                                  voz_samples_read_fn read, void *user, double max_segment_s,
+                                  voz_transcript *out, double *decode_s)
 {
     struct segmenter sg;
     memset(out, 0, sizeof *out);
-    voz_status s = seg_init(&sg, m, p, max_segment_s);
-    if (!s)
-        s = seg_feed(&sg, pcm, n);
+    if (decode_s)
+        *decode_s = 0;
+    voz_status s = seg_init(&sg, m, ctx, max_segment_s);
+    /* Read straight into the free part of the segment buffer (at least a second). */
+    while (!s) {
+        size_t got = 0;
+        if ((s = read(user, sg.buf + sg.n, sg.cap - sg.n, &got)) || got == 0)
+            break;
+        sg.n += got;
+        while (!s && sg.n > sg.max_seg)
+            s = seg_decode(&sg, seg_cut_point(&sg));
+    }
     if (!s)
         s = seg_finish(&sg, out);
+    if (decode_s)
+        *decode_s = sg.decode_s;
     seg_release(&sg);
+    return s;
+}
+
+struct pcm_source { const float *pcm; size_t n, at; };
+
+static voz_status pcm_read(void *user, float *buf, size_t max, size_t *got)
+{
+    struct pcm_source *src = user;
+    size_t k = src->n - src->at < max ? src->n - src->at : max;
+    /* Checked here, as the file reader and voz_stream_feed do: a region finder that
+       skips noise would otherwise never look at a bad sample outside speech. */
+    for (size_t i = 0; i < k; i++)
+        if (!(fabsf(src->pcm[src->at + i]) <= VOZ_AUDIO_MAX_ABS)) /* NaN fails too */
+            return voz_fail(VOZ_ERR_NONFINITE, "transcribe: audio sample %zu is %g, expected finite audio "
+                            "within -%g..%g (full scale is 1)", src->at + i, (double)src->pcm[src->at + i],
+                            (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
+    memcpy(buf, src->pcm + src->at, k * sizeof *buf);
+    src->at += k;
+    *got = k;
+    return VOZ_OK;
+}
+
+static voz_status audio_read(void *user, float *buf, size_t max, size_t *got)
+{
+    return voz_audio_read(user, buf, max, got);
+}
+
+voz_status voz_transcribe_pcm_segmented(const struct voz_model *m, const float *pcm, size_t n,
+                                        const voz_decode_params *p, double max_segment_s, voz_transcript *out)
+{
+    struct voz_decode_ctx *ctx;
+    struct pcm_source src = { pcm, n, 0 };
+    memset(out, 0, sizeof *out);
+    voz_status s = voz_decode_ctx_create(m, p, &ctx);
+    if (s)
+        return s;
+    s = voz_transcribe_samples(m, ctx, pcm_read, &src, max_segment_s, out, NULL);
+    voz_decode_ctx_free(ctx);
     return s;
 }
 
@@ -209,32 +268,17 @@ voz_status voz_transcribe_file_segmented(const struct voz_model *m, const char *
                                          const voz_decode_params *p, double max_segment_s,
                                          voz_transcript *out)
 {
-    struct segmenter sg;
+    struct voz_decode_ctx *ctx;
     struct voz_audio *a = NULL;
     memset(out, 0, sizeof *out);
-    voz_status s = seg_init(&sg, m, p, max_segment_s);
+    voz_status s = voz_decode_ctx_create(m, p, &ctx);
     if (s)
         return s;
-    if ((s = voz_audio_open(path, sg.rate, &a))) {
-        seg_release(&sg);
-        return s;
+    if (!(s = voz_audio_open(path, voz_model_sample_rate(m), &a))) {
+        s = voz_transcribe_samples(m, ctx, audio_read, a, max_segment_s, out, NULL);
+        voz_audio_close(a);
     }
-    /* Read straight into the free part of the segment buffer (at least a second). */
-    for (;;) {
-        size_t got = 0;
-        if ((s = voz_audio_read(a, sg.buf + sg.n, sg.cap - sg.n, &got)) || got == 0)
-            break;
-        sg.n += got;
-        while (sg.n > sg.max_seg)
-            if ((s = seg_decode(&sg, seg_cut_point(&sg))))
-                break;
-        if (s)
-            break;
-    }
-    voz_audio_close(a);
-    if (!s)
-        s = seg_finish(&sg, out);
-    seg_release(&sg);
+    voz_decode_ctx_free(ctx);
     return s;
 }
 
