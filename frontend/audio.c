@@ -318,24 +318,66 @@ static voz_status spool_stdin(struct voz_audio *a, int in_fd, const void *pre, s
 
 /* Incremental reading of a pipe: a RIFF/WAVE header is parsed chunk by chunk as it
    arrives (skipping chunks other than fmt by reading them), and a->fd is left at the
-   first sample. Anything else is spooled with the bytes already read. *done = 1 when
+   first sample. Anything else, a WAV in an encoding our reader does not handle too,
+   is spooled with the bytes already read. *done = 1 when
    the stream is ours to read incrementally. */
+/* The header bytes stream_open has taken from the pipe, kept so that a WAV whose
+   encoding our reader does not handle (A-law, ADPCM, GSM...) can still be spooled
+   whole for libsndfile. Headers are a few hundred bytes; past HDR_KEEP_MAX (a huge
+   chunk before fmt) nothing more is kept and such a file gets the plain error. */
+#define HDR_KEEP_MAX (1 << 20)
+struct hdr_keep { unsigned char *b; size_t n, cap; int lost; };
+
+static void hdr_keep_add(struct hdr_keep *k, const void *p, size_t n)
+{
+    if (k->lost)
+        return;
+    if (k->n + n > k->cap) {
+        size_t cap = k->cap ? k->cap : 256;
+        while (cap < k->n + n)
+            cap *= 2;
+        unsigned char *b = cap <= HDR_KEEP_MAX ? realloc(k->b, cap) : NULL;
+        if (!b) {
+            k->lost = 1;
+            return;
+        }
+        k->b = b;
+        k->cap = cap;
+    }
+    memcpy(k->b + k->n, p, n);
+    k->n += n;
+}
+
+static voz_status stream_wav_header(struct voz_audio *a, int fd, struct hdr_keep *kh, int *done);
+
 static voz_status stream_open(struct voz_audio *a, int fd, int *done)
 {
-    unsigned char b[64];
     *done = 0;
+    struct hdr_keep keep_hdr = { 0 };
+    voz_status st = stream_wav_header(a, fd, &keep_hdr, done);
+    free(keep_hdr.b);
+    return st;
+}
+
+static voz_status stream_wav_header(struct voz_audio *a, int fd, struct hdr_keep *kh, int *done)
+{
+    unsigned char b[64];
     ssize_t r = pipe_read(a, fd, b, 12, 1);
     if (r < 0)
         return pipe_failure(a, r, "read");
     if (r < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4))
         return spool_stdin(a, fd, b, (size_t)r);
+    hdr_keep_add(kh, b, 12);
     struct wav_hdr *h = &a->wav;
     char why[160];
     int have_fmt = 0;
     int64_t pos = 12;
     memset(h, 0, sizeof *h);
     for (;;) {
-        if ((r = pipe_read(a, fd, b, 8, 1)) != 8) {
+        r = pipe_read(a, fd, b, 8, 1);
+        if (r > 0)
+            hdr_keep_add(kh, b, (size_t)r);
+        if (r != 8) {
             if (r < 0)
                 return pipe_failure(a, r, "read");
             return voz_fail(VOZ_ERR_FORMAT, "%s: WAV stream ends at byte %lld, before its data chunk",
@@ -371,7 +413,10 @@ static voz_status stream_open(struct voz_audio *a, int fd, int *done)
         size_t keep = !memcmp(id, "fmt ", 4) ? (len < 40 ? len : 40) : 0;
         while (got < left) {
             size_t want = left - got < sizeof b ? (size_t)(left - got) : sizeof b;
-            if ((r = pipe_read(a, fd, b, want, 1)) != (ssize_t)want) {
+            r = pipe_read(a, fd, b, want, 1);
+            if (r > 0)
+                hdr_keep_add(kh, b, (size_t)r);
+            if (r != (ssize_t)want) {
                 if (r < 0)
                     return pipe_failure(a, r, "read");
                 return voz_fail(VOZ_ERR_FORMAT, "%s: WAV stream ends inside its '%s' chunk", a->name, id);
@@ -384,8 +429,13 @@ static voz_status stream_open(struct voz_audio *a, int fd, int *done)
             if (len < 16)
                 return voz_fail(VOZ_ERR_FORMAT, "%s: not a supported audio file (WAV header: fmt chunk of "
                                 "%u bytes, expected at least 16)", a->name, len);
-            if (wav_parse_fmt(fmt, len, h, why, sizeof why))
+            if (wav_parse_fmt(fmt, len, h, why, sizeof why)) {
+                /* Not ours to read as it arrives: spooled with the header taken so far,
+                   libsndfile reads it (or names what is wrong) as it does for a path. */
+                if (!kh->lost)
+                    return spool_stdin(a, fd, kh->b, kh->n);
                 return voz_fail(VOZ_ERR_FORMAT, "%s: not a supported audio file (WAV header: %s)", a->name, why);
+            }
             have_fmt = 1;
         }
         pos += 8 + (int64_t)left;
