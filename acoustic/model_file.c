@@ -230,8 +230,8 @@ static voz_status parse_feat(struct cur *c, struct voz_model_data *m)
     f->cmvn = (voz_cmvn)I32(84);
     f->cmvn_var = I32(88);
 #undef I32
-    if (rate < 1 || rate > 1000000)
-        return voz_fail(VOZ_ERR_FORMAT, "%s: sample rate %" PRIu32 " Hz is out of range, expected 1..1000000",
+    if (rate < 1000 || rate > 384000) /* what the endpointer and the trainer accept */
+        return voz_fail(VOZ_ERR_FORMAT, "%s: sample rate %" PRIu32 " Hz is out of range, expected 1000..384000",
                         c->name, rate);
     m->sample_rate = (int)rate;
     if (!(f->sample_rate == (float)rate))
@@ -754,7 +754,7 @@ static voz_status check_for_write(const struct voz_model_data *m)
 {
     if (voz_net_config_check(&m->net))
         return voz_fail(VOZ_ERR_INVALID, "model: bad network configuration: %s", voz_last_error());
-    if (m->feat.sample_rate != (float)m->sample_rate || m->sample_rate < 1 || m->sample_rate > 1000000)
+    if (m->feat.sample_rate != (float)m->sample_rate || m->sample_rate < 1000 || m->sample_rate > 384000)
         return voz_fail(VOZ_ERR_INVALID, "model: sample rate %d and feature sample rate %g disagree",
                         m->sample_rate, m->feat.sample_rate);
     if (voz_feature_params_check(&m->feat))

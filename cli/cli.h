@@ -11,6 +11,9 @@
 /* Prints "voz: MESSAGE" on stderr and exits with `code`. */
 _Noreturn void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "voz: MESSAGE" on stderr without exiting. All three print one line: control
+   characters in the message (from file names) become '?'. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Installs a log callback printing warnings (and info when verbose) on stderr. */
 void cli_setup_log(int verbose);
 /* Loads -m PATH, or the embedded default model when path is NULL; dies with a

@@ -112,7 +112,7 @@ static void on_progress(const voz_train_progress *p, void *user)
         if (ui->line_open)
             fputs("\r\033[K", stderr);
         ui->line_open = 0;
-        fprintf(stderr, "voz: %s\n", p->message);
+        cli_error("%s", p->message);
         return;
     }
     fmt_rate(p->frames_per_s, rate, sizeof rate);
@@ -278,7 +278,7 @@ int cmd_train(int argc, char **argv)
         } else if (OPT("--max-minutes")) {
             p.max_minutes = cli_parse_double(name, val, 0, 1e9);
         } else if (OPT("--sample-rate")) {
-            p.sample_rate = cli_parse_int(name, val, 1000, 192000);
+            p.sample_rate = cli_parse_int(name, val, 1000, 384000);
         } else if (OPT("--alphabet")) {
             p.alphabet = val;
         } else if (OPT("--words")) {

@@ -49,14 +49,21 @@ static void report_failure(const char *file, voz_status s)
     /* The library calls "-" "standard input" in its messages. */
     if (!strcmp(file, "-"))
         file = "standard input";
+    /* The library's message has control characters replaced; compare like with like. */
     size_t fl = strlen(file);
-    fflush(stdout);
+    int named = !strncmp(why, file, fl) && why[fl] == ':';
+    for (size_t i = 0; i < fl && !named; i++) {
+        unsigned char a = (unsigned char)file[i], b = (unsigned char)why[i];
+        if (b != (a < 0x20 || a == 0x7f ? '?' : a))
+            break;
+        named = i + 1 == fl && why[fl] == ':';
+    }
     if (!why[0])
-        fprintf(stderr, "voz: %s: %s\n", file, voz_status_str(s));
-    else if (!strncmp(why, file, fl) && why[fl] == ':')
-        fprintf(stderr, "voz: %s\n", why);
+        cli_error("%s: %s", file, voz_status_str(s));
+    else if (named)
+        cli_error("%s", why);
     else
-        fprintf(stderr, "voz: %s: %s\n", file, why);
+        cli_error("%s: %s", file, why);
 }
 
 int cmd_transcribe(int argc, char **argv)

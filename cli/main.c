@@ -33,39 +33,56 @@ static void usage(FILE *fp)
                 "  --help      this text\n  --version   print the version\n");
 }
 
+/* One message, one line: control characters (a newline in a file name, say) become
+   '?', as the library's voz_fail does, so scripts can rely on one line per error. */
+static void put_line(const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[2048];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    for (char *p = buf; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    fprintf(stderr, "%s%s\n", prefix, buf);
+}
+
 _Noreturn void cli_die(int code, const char *fmt, ...)
 {
     va_list ap;
     fflush(stdout);
-    fputs("voz: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    put_line("voz: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     exit(code);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    va_start(ap, fmt);
+    put_line("voz: ", fmt, ap);
+    va_end(ap);
 }
 
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
-    fputs("voz: warning: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    put_line("voz: warning: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 static void log_to_stderr(voz_log_level level, const char *msg, void *user)
 {
     int verbose = *(int *)user;
     if (level == VOZ_LOG_ERROR)
-        fprintf(stderr, "voz: %s\n", msg);
+        cli_error("%s", msg);
     else if (level == VOZ_LOG_WARN)
-        fprintf(stderr, "voz: warning: %s\n", msg);
+        cli_warn("%s", msg);
     else if (verbose && level == VOZ_LOG_INFO)
-        fprintf(stderr, "voz: %s\n", msg);
+        cli_error("%s", msg);
     else if (verbose > 1)
-        fprintf(stderr, "voz: debug: %s\n", msg);
+        cli_error("debug: %s", msg);
 }
 
 void cli_setup_log(int verbose)

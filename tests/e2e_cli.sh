@@ -155,5 +155,15 @@ printf 'two t\0oo\n' >"$tmp/eq_nul.txt"
 run eval -m "$MODEL" --equiv "$tmp/eq_nul.txt" "$tmp/too.tsv"
 [ $rc -eq 1 ] && [[ "$err" == *"eq_nul.txt:1: NUL byte"* ]] && ok "--equiv with a NUL byte: $err" || bad "--equiv NUL" "exit $rc" "$err"
 
+# ---- a file name with a newline still gives a one-line error -------------------------
+nl_name="$tmp/a
+b.wav"
+run transcribe "$nl_name"
+[ $rc -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [[ "$err" == *"a?b.wav: cannot open"* ]] &&
+    ok "newline in a file name: one line, '$err'" || bad "newline in a file name" "exit $rc" "$err"
+run transcribe -m "$nl_name" "$CLIP"
+[ $rc -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && ok "newline in a model name: one line" ||
+    bad "newline in a model name" "exit $rc" "$err"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -800,8 +800,8 @@ static voz_status check_params(const voz_train_params *p)
     if (p->epochs < 1 || p->batch_size < 1 || p->batch_size > 4096)
         return voz_fail(VOZ_ERR_INVALID, "train: epochs must be >= 1 and batch size 1..4096, found %d and %d",
                         p->epochs, p->batch_size);
-    if (p->sample_rate < 1000 || p->sample_rate > 192000)
-        return voz_fail(VOZ_ERR_INVALID, "train: sample rate %d Hz, expected 1000..192000", p->sample_rate);
+    if (p->sample_rate < 1000 || p->sample_rate > 384000)
+        return voz_fail(VOZ_ERR_INVALID, "train: sample rate %d Hz, expected 1000..384000", p->sample_rate);
     if (!(p->lr.base_lr > 0) || !isfinite(p->lr.base_lr) || p->lr.warmup < 0 || !(p->lr.decay > 0) ||
         !(p->clip >= 0))
         return voz_fail(VOZ_ERR_INVALID, "train: learning rate must be > 0, warm-up >= 0, decay > 0, clip >= 0");
