@@ -165,5 +165,11 @@ run transcribe -m "$nl_name" "$CLIP"
 [ $rc -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && ok "newline in a model name: one line" ||
     bad "newline in a model name" "exit $rc" "$err"
 
+# ---- voz train on an empty manifest names it ---------------------------------------------
+: >"$tmp/empty.tsv"
+run train --out "$tmp/empty.voz" --train "$tmp/empty.tsv" --sample-rate 8000
+[ $rc -eq 1 ] && [[ "$err" == *"voz: $tmp/empty.tsv: no usable rows"* ]] && [ ! -e "$tmp/empty.voz" ] &&
+    ok "empty training manifest named" || bad "empty training manifest" "exit $rc" "$err"
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -900,8 +900,15 @@ static voz_status setup(struct trainer *tr)
         s = voz_dataset_add(&tr->ds, p->dev, 2);
     if (s != VOZ_OK)
         return s;
-    if (tr->ds.n_train + tr->ds.n_clips == 0)
-        return voz_fail(VOZ_ERR_INVALID, "train: every training row was skipped; nothing to train on");
+    if (tr->ds.n_train + tr->ds.n_clips == 0) {
+        /* Name the manifests: with one, "FILE: ..." like every other data error. */
+        const char *one = p->n_train + p->n_compose == 1 ? (p->n_train ? p->train[0] : p->compose[0]) : NULL;
+        if (one)
+            return voz_fail(VOZ_ERR_INVALID, "%s: no usable rows (empty, or every row skipped); nothing to train on",
+                            one);
+        return voz_fail(VOZ_ERR_INVALID, "train: none of the %d manifests has a usable row (empty, or every row "
+                        "skipped); nothing to train on", p->n_train + p->n_compose);
+    }
     if (p->dev && tr->ds.n_dev == 0)
         return voz_fail(VOZ_ERR_INVALID, "%s: every dev row was skipped", p->dev);
     tr->cp = (struct voz_compose_params){ .count = p->compose_count, .min_words = p->compose_min,
