@@ -19,6 +19,10 @@ void cli_setup_log(int verbose);
 /* Loads -m PATH, or the embedded default model when path is NULL; dies with a
    message on failure. */
 struct voz_model *cli_load_model(const char *path);
+/* --decoder auto|greedy|beam; dies with a usage error otherwise. */
+voz_decoder cli_parse_decoder(const char *s);
+/* The model's class strings (malloc'ed array of voz_model_num_classes, free it). */
+const char **cli_model_classes(const struct voz_model *m);
 /* Flushes stdout and dies (exit 1) when any write to it failed. */
 void cli_check_stdout(void);
 /* Dies (usage error) for getopt_long's ':' or '?' return `c`, naming the argument that

@@ -81,16 +81,7 @@ int cmd_eval(int argc, char **argv)
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'v': verbose = 1; break;
-        case OPT_DECODER:
-            if (!strcmp(optarg, "auto"))
-                dp.decoder = VOZ_DECODER_AUTO;
-            else if (!strcmp(optarg, "greedy"))
-                dp.decoder = VOZ_DECODER_GREEDY;
-            else if (!strcmp(optarg, "beam"))
-                dp.decoder = VOZ_DECODER_BEAM;
-            else
-                cli_die(EXIT_USAGE, "--decoder must be auto, greedy or beam, not '%s'", optarg);
-            break;
+        case OPT_DECODER: dp.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: dp.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
         case OPT_THREADS: {
             int t = cli_parse_int("--threads", optarg, 1, 64);
@@ -126,11 +117,7 @@ int cmd_eval(int argc, char **argv)
         dp.n_words = words->n;
     }
     int C = voz_model_num_classes(m);
-    const char **classes = malloc((size_t)C * sizeof *classes);
-    if (!classes)
-        cli_die(1, "out of memory");
-    for (int k = 0; k < C; k++)
-        classes[k] = voz_model_class(m, k);
+    const char **classes = cli_model_classes(m);
     struct voz_alphabet alpha;
     if (voz_alphabet_init_classes(&alpha, classes, C, voz_model_blank(m)) != VOZ_OK)
         cli_die(1, "%s: %s", m->name, voz_last_error());

@@ -314,16 +314,7 @@ int cmd_live(int argc, char **argv)
         case OPT_MAXUTT:
             sp.endpoint.max_utterance_s = (float)cli_parse_double("--max-utterance", optarg, 1, 3600);
             break;
-        case OPT_DECODER:
-            if (!strcmp(optarg, "auto"))
-                sp.decode.decoder = VOZ_DECODER_AUTO;
-            else if (!strcmp(optarg, "greedy"))
-                sp.decode.decoder = VOZ_DECODER_GREEDY;
-            else if (!strcmp(optarg, "beam"))
-                sp.decode.decoder = VOZ_DECODER_BEAM;
-            else
-                cli_die(EXIT_USAGE, "--decoder must be auto, greedy or beam, not '%s'", optarg);
-            break;
+        case OPT_DECODER: sp.decode.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: sp.decode.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
         case OPT_WORDS: words_path = optarg; break;
         case OPT_VERBOSE: lv.verbose = 1; break;

@@ -95,16 +95,7 @@ int cmd_transcribe(int argc, char **argv)
             else
                 cli_die(EXIT_USAGE, "--format must be txt or json, not '%s'", optarg);
             break;
-        case OPT_DECODER:
-            if (!strcmp(optarg, "auto"))
-                dp.decoder = VOZ_DECODER_AUTO;
-            else if (!strcmp(optarg, "greedy"))
-                dp.decoder = VOZ_DECODER_GREEDY;
-            else if (!strcmp(optarg, "beam"))
-                dp.decoder = VOZ_DECODER_BEAM;
-            else
-                cli_die(EXIT_USAGE, "--decoder must be auto, greedy or beam, not '%s'", optarg);
-            break;
+        case OPT_DECODER: dp.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: dp.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
         case OPT_WORDS: words_path = optarg; break;
         case OPT_THREADS: dp.threads = cli_parse_int("--threads", optarg, 1, 2); break;

@@ -103,6 +103,28 @@ struct voz_model *cli_load_model(const char *path)
     return m;
 }
 
+voz_decoder cli_parse_decoder(const char *s)
+{
+    if (!strcmp(s, "auto"))
+        return VOZ_DECODER_AUTO;
+    if (!strcmp(s, "greedy"))
+        return VOZ_DECODER_GREEDY;
+    if (!strcmp(s, "beam"))
+        return VOZ_DECODER_BEAM;
+    cli_die(EXIT_USAGE, "--decoder must be auto, greedy or beam, not '%s'", s);
+}
+
+const char **cli_model_classes(const struct voz_model *m)
+{
+    int C = voz_model_num_classes(m);
+    const char **classes = malloc((size_t)C * sizeof *classes);
+    if (!classes)
+        cli_die(1, "out of memory");
+    for (int k = 0; k < C; k++)
+        classes[k] = voz_model_class(m, k);
+    return classes;
+}
+
 void cli_check_stdout(void)
 {
     if (fflush(stdout) != 0 || ferror(stdout))

@@ -78,11 +78,7 @@ struct cli_words *cli_words_read(const char *path)
 void cli_words_check(const struct cli_words *w, const struct voz_model *m)
 {
     int C = voz_model_num_classes(m);
-    const char **classes = malloc((size_t)C * sizeof *classes);
-    if (!classes)
-        cli_die(1, "out of memory");
-    for (int k = 0; k < C; k++)
-        classes[k] = voz_model_class(m, k);
+    const char **classes = cli_model_classes(m);
     /* One word at a time, so the message can name its line. */
     for (int i = 0; i < w->n; i++) {
         struct voz_ctc_beam *b = NULL;

@@ -90,25 +90,31 @@ SHORT=("${COMMON[@]}" --epochs 6)
 crc_of() { sed -n 's/.*weights crc32 \([0-9a-f]*\).*/\1/p' "$1"; }
 "$VOZ" train --out "$tmp/a.voz" "${SHORT[@]}" >"$tmp/a.out" 2>"$tmp/a.err" || fail "uninterrupted run: $(cat "$tmp/a.err")"
 crc_a=$(crc_of "$tmp/a.out")
-b=$tmp/b.voz
-"$VOZ" train --out "$b" "${SHORT[@]}" --checkpoint-every 0 >"$tmp/b1.out" 2>"$tmp/b1.err" &
-pid=$!; pids+=($pid)
-# Wait for the first checkpoint, let a few more batches pass, then kill between writes.
-for _ in $(seq 1 2000); do [ -e "$b.ckpt" ] && break; sleep 0.005; done
-sleep 0.2
-if kill -0 $pid 2>/dev/null; then
-    kill -9 $pid; wait $pid 2>/dev/null
-    "$VOZ" train --out "$b" "${SHORT[@]}" --resume >"$tmp/b2.out" 2>"$tmp/b2.err" || fail "resume: $(cat "$tmp/b2.err")"
-    grep -q 'resuming from' "$tmp/b2.err" || fail "the resumed run did not start from the checkpoint"
-    crc_b=$(crc_of "$tmp/b2.out")
-    if [ -n "$crc_a" ] && [ "$crc_a" = "$crc_b" ]; then
-        ok "killed and resumed run ends with the same weights ($crc_b) — $(grep -o 'resuming.*' "$tmp/b2.err")"
-    else
-        fail "weights differ: uninterrupted $crc_a, resumed '$crc_b'"
+# kill_and_resume NAME REFERENCE_CRC ARGS...: run with ARGS, kill -9 a little after the
+# first checkpoint, --resume, and compare the final weights with REFERENCE_CRC.
+kill_and_resume() {
+    local name=$1 ref=$2; shift 2
+    local out=$tmp/$name.voz pid crc
+    "$VOZ" train --out "$out" "$@" --checkpoint-every 0 >"$tmp/$name.1.out" 2>"$tmp/$name.1.err" &
+    pid=$!; pids+=($pid)
+    # Wait for the first checkpoint, let a few more batches pass, then kill between writes.
+    for _ in $(seq 1 2000); do [ -e "$out.ckpt" ] && break; sleep 0.005; done
+    sleep 0.2
+    if ! kill -0 $pid 2>/dev/null; then
+        fail "$name: the run finished before it could be killed"
+        return
     fi
-else
-    fail "the run finished before it could be killed"
-fi
+    kill -9 $pid; wait $pid 2>/dev/null
+    "$VOZ" train --out "$out" "$@" --resume >"$tmp/$name.2.out" 2>"$tmp/$name.2.err" ||
+        { fail "$name: resume: $(cat "$tmp/$name.2.err")"; return; }
+    grep -q 'resuming from' "$tmp/$name.2.err" || fail "$name: the resumed run did not start from the checkpoint"
+    crc=$(crc_of "$tmp/$name.2.out")
+    [ -n "$ref" ] && [ "$ref" = "$crc" ] &&
+        ok "$name: killed and resumed run ends with the same weights ($crc) — $(grep -o 'resuming.*' "$tmp/$name.2.err")" ||
+        fail "$name: weights differ: uninterrupted $ref, resumed '$crc'"
+}
+kill_and_resume b "$crc_a" "${SHORT[@]}"
+b=$tmp/b.voz
 # A resumed run whose options changed is refused (a usage error), naming the option.
 "$VOZ" train --out "$b" "${SHORT[@]}" --lr 0.01 --resume >/dev/null 2>"$tmp/b3.err"
 rc=$?
@@ -140,20 +146,8 @@ DROP=("${SHORT[@]}" --dropout 0.3)
 crc_d=$(crc_of "$tmp/d.out")
 [ -n "$crc_d" ] && [ "$crc_d" != "$crc_a" ] && ok "--dropout 0.3 changes the weights ($crc_d vs $crc_a)" ||
     fail "--dropout 0.3 gave weights '$crc_d', the same as without dropout ($crc_a)"
+kill_and_resume e "$crc_d" "${DROP[@]}"
 e=$tmp/e.voz
-"$VOZ" train --out "$e" "${DROP[@]}" --checkpoint-every 0 >"$tmp/e1.out" 2>"$tmp/e1.err" &
-pid=$!; pids+=($pid)
-for _ in $(seq 1 2000); do [ -e "$e.ckpt" ] && break; sleep 0.005; done
-sleep 0.2
-if kill -0 $pid 2>/dev/null; then
-    kill -9 $pid; wait $pid 2>/dev/null
-    "$VOZ" train --out "$e" "${DROP[@]}" --resume >"$tmp/e2.out" 2>"$tmp/e2.err" || fail "dropout resume: $(cat "$tmp/e2.err")"
-    crc_e=$(crc_of "$tmp/e2.out")
-    [ "$crc_e" = "$crc_d" ] && ok "dropout run killed and resumed: same weights ($crc_e)" ||
-        fail "dropout run killed and resumed: weights '$crc_e', uninterrupted $crc_d"
-else
-    fail "the dropout run finished before it could be killed"
-fi
 "$VOZ" train --out "$e" "${SHORT[@]}" --resume >/dev/null 2>"$tmp/e3.err"
 [ $? -eq 2 ] && grep -q "option 'dropout' differs from the checkpoint (was 'dropout=0.3[0-9]*', now not set)" "$tmp/e3.err" &&
     ok "resume without the --dropout of the checkpoint is refused" ||
