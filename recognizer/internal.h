@@ -41,9 +41,9 @@ voz_status voz_transcribe_file_segmented(const struct voz_model *m, const char *
    samples collect in segments of at most max_segment_s (cut at the quietest 10 ms of
    their last min(10 s, max/3)); within each segment the speech regions are found
    offline (voz_endpoint_regions over the segment's frame energies: noise floor = its
-   10th percentile, speech 9 dB above that and above -82 dBFS, bursts of 150 ms, merged
-   across pauses under 1.5 s, padded by 200 ms) and each region is decoded on ctx (made
-   for m) as one utterance. Words carry absolute times; a segment without a region
+   10th percentile, speech 9 dB above that and above -82 dBFS, bursts of 80 ms with
+   frames 3 dB up extending them, merged across pauses under 1.5 s, padded by 200 ms)
+   and each region is decoded on ctx (made for m) as one utterance. Words carry absolute times; a segment without a region
    gives none. *decode_s, if non-NULL, receives the seconds spent finding regions and
    decoding (not reading). voz_transcribe_file/pcm and `voz eval` all go through this,
    so they agree and need the memory of one segment whatever the input length. */
