@@ -233,7 +233,8 @@ static voz_status pcm_read(void *user, float *buf, size_t max, size_t *got)
             return voz_fail(VOZ_ERR_NONFINITE, "transcribe: audio sample %zu is %g, expected finite audio "
                             "within -%g..%g (full scale is 1)", src->at + i, (double)src->pcm[src->at + i],
                             (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
-    memcpy(buf, src->pcm + src->at, k * sizeof *buf);
+    if (k) /* pcm may be NULL when n = 0 */
+        memcpy(buf, src->pcm + src->at, k * sizeof *buf);
     src->at += k;
     *got = k;
     return VOZ_OK;
