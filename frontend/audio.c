@@ -484,7 +484,11 @@ static voz_status open_source(struct voz_audio *a, const char *path)
                 return s;
         }
     } else {
-        a->fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* Opening a FIFO waits for its writer; a signal then interrupts the wait, and
+           the caller's abort callback says whether that was a request to stop. */
+        while ((a->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR)
+            if (a->opt.abort && a->opt.abort(a->opt.abort_user))
+                return voz_fail(VOZ_ERR_ABORTED, "%s: interrupted", a->name);
         if (a->fd < 0)
             return voz_fail(VOZ_ERR_IO, "%s: cannot open: %s", a->name, strerror(errno));
         if (fstat(a->fd, &st) != 0)

@@ -356,4 +356,16 @@ fault() { # NAME HOME PATTERN ARGS...
 fault "--device 99" "$home" "device index 99 is out of range" --device 99
 grep -q voz_e2e_one "$tmp/fe" || fail "--device 99: the device list does not show voz_e2e_one"
 fault "a missing device" "$tmp/empty" "no input device matches 'voz_e2e_nonexistent'" --device voz_e2e_nonexistent
+# ---- Ctrl-C while --input FIFO still waits for its writer: exit 0, nothing printed ------
+mkfifo "$tmp/nowriter"
+"$VOZ" live "${model_args[@]}" --input "$tmp/nowriter" > "$tmp/nw.out" 2> "$tmp/nw.err" &
+pid=$!
+sleep 0.5
+kill -INT $pid
+for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+if kill -0 $pid 2>/dev/null; then kill -9 $pid; fail "Ctrl-C on a FIFO without writer: still running"; fi
+wait $pid; rc=$?
+[ $rc -eq 0 ] && [ ! -s "$tmp/nw.out" ] && [ ! -s "$tmp/nw.err" ] ||
+    { show "$tmp/nw.out" "$tmp/nw.err"; fail "Ctrl-C on a FIFO without writer: exit $rc, expected 0 and no output"; }
+echo "ok: Ctrl-C while a FIFO waits for its writer: exit 0"
 echo "all voz live checks passed"
