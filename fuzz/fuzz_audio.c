@@ -10,6 +10,8 @@
 #include "frontend/mfcc.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 
 /* Samples read per pass at most: a 1 Hz file resampled to 16 kHz multiplies its
    length by 16000, and the fuzzer must not spend its time there. */
@@ -66,6 +68,68 @@ static size_t read_pass(const char *path, size_t size, int target_rate, float *b
     return total;
 }
 
+/* The same bytes through a pipe, as `cat x.wav | voz live --input -` gives them: the
+   incremental WAV reader (no seeking; sizes 0/0xFFFFFFFF mean "to the end") or, for
+   anything else, the spool. A thread writes while the reader reads; closing the read
+   end first ends a writer blocked on a reader that stopped early (EPIPE, SIGPIPE
+   ignored). What a pipe yields must be finite, bounded, and refused with the name. */
+struct pipe_writer { int fd; const uint8_t *data; size_t size; };
+
+static void *pipe_write_main(void *arg)
+{
+    struct pipe_writer *w = arg;
+    size_t done = 0;
+    while (done < w->size) {
+        ssize_t r = write(w->fd, w->data + done, w->size - done);
+        if (r <= 0)
+            break;
+        done += (size_t)r;
+    }
+    close(w->fd);
+    return NULL;
+}
+
+static void pipe_pass(const uint8_t *data, size_t size, float *buf, size_t cap)
+{
+    static int once;
+    if (!once) {
+        signal(SIGPIPE, SIG_IGN);
+        once = 1;
+    }
+    int p[2];
+    if (pipe(p) != 0)
+        return;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[0]);
+    struct pipe_writer w = { p[1], data, size };
+    pthread_t th;
+    if (pthread_create(&th, NULL, pipe_write_main, &w) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    voz_audio_options o = { 0 };
+    o.incremental = 1;
+    struct voz_audio *a = NULL;
+    voz_status s = voz_audio_open_opts(path, 0, &o, &a);
+    if (s != VOZ_OK) {
+        FUZZ_CHECK(a == NULL, "pipe: handle returned with an error");
+        audio_refusal(path, s);
+    } else {
+        size_t total = 0, got = 0;
+        while (total < FUZZ_AUDIO_MAX_OUT && (s = voz_audio_read(a, buf, cap, &got)) == VOZ_OK && got) {
+            for (size_t i = 0; i < got; i++)
+                FUZZ_CHECK(isfinite(buf[i]), "pipe: sample %zu is %g", total + i, buf[i]);
+            total += got;
+        }
+        if (s != VOZ_OK)
+            audio_refusal(path, s);
+        voz_audio_close(a);
+    }
+    close(p[0]);
+    pthread_join(th, NULL);
+}
+
 static int fuzz_audio_one(const uint8_t *data, size_t size)
 {
     char path[64];
@@ -75,6 +139,7 @@ static int fuzz_audio_one(const uint8_t *data, size_t size)
     static float buf[4096];
     size_t native = read_pass(path, size, 0, buf, 4096);
     read_pass(path, size, 16000, buf, 4096);
+    pipe_pass(data, size, buf, 4096);
     /* The whole file only when it is known to be short (a small FLAC may hold hours). */
     if (native >= FUZZ_AUDIO_MAX_OUT) {
         close(fd);
