@@ -317,7 +317,7 @@ int cmd_live(int argc, char **argv)
         case OPT_DECODER: sp.decode.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: sp.decode.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
         case OPT_WORDS: words_path = optarg; break;
-        case OPT_VERBOSE: lv.verbose = 1; break;
+        case OPT_VERBOSE: lv.verbose = 1; voz_set_quiet_decoders(0); break;
         case 'h':
             usage(stdout);
             cli_check_stdout();

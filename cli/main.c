@@ -187,6 +187,8 @@ int main(int argc, char **argv)
 {
     /* A closed pipe is reported as a write error by cli_check_stdout, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
+    /* One line per error: a corrupt MP3 would otherwise add libmpg123's own lines. */
+    voz_set_quiet_decoders(1);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

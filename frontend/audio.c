@@ -210,6 +210,40 @@ static void wav_convert(const struct wav_hdr *h, const unsigned char *raw, size_
 
 /* ---- the reader ------------------------------------------------------------------- */
 
+/* libmpg123 (libsndfile's MP3 decoder) complains about every corrupt frame on file
+   descriptor 2 itself. With voz_set_quiet_decoders(1) — the voz command sets it — fd 2
+   points to /dev/null while libsndfile opens a file or decodes MP3 frames. That is
+   process-wide, which is why it is opt-in: a program whose other threads write to
+   stderr meanwhile would lose those lines. */
+static volatile int quiet_decoders;
+
+void voz_set_quiet_decoders(int quiet) { quiet_decoders = quiet != 0; }
+
+static int stderr_mute(void)
+{
+    if (!quiet_decoders)
+        return -1;
+    fflush(stderr);
+    int saved = dup(2), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved < 0 || nul < 0 || dup2(nul, 2) < 0) {
+        if (saved >= 0)
+            close(saved);
+        if (nul >= 0)
+            close(nul);
+        return -1;
+    }
+    close(nul);
+    return saved;
+}
+
+static void stderr_unmute(int saved)
+{
+    if (saved < 0)
+        return;
+    dup2(saved, 2);
+    close(saved);
+}
+
 struct voz_audio {
     char *name;              /* the path, or "standard input", for messages */
     voz_audio_info info;
@@ -229,6 +263,7 @@ struct voz_audio {
     voz_audio_options opt;
     int streaming;           /* our WAV reader on a pipe: samples read() as they arrive */
     size_t raw_have;         /* streaming: bytes of an incomplete frame kept in raw[] */
+    int mpeg;                /* libsndfile decodes MPEG audio (see stderr_mute) */
 };
 
 /* Reads from a pipe: up to n bytes, returning as soon as some arrived (all = 0) or once
@@ -527,7 +562,9 @@ static voz_status open_source(struct voz_audio *a, const char *path)
     if (sfd < 0)
         return voz_fail(VOZ_ERR_IO, "%s: %s", a->name, strerror(errno));
     lseek(sfd, 0, SEEK_SET);
+    int muted = stderr_mute();
     a->sf = sf_open_fd(sfd, SFM_READ, &si, 1);
+    stderr_unmute(muted);
     if (a->sf) {
         int major = si.format & SF_FORMAT_TYPEMASK;
         /* libsndfile believes a data size of 0 (and reads nothing); trust the bytes. */
@@ -540,6 +577,7 @@ static voz_status open_source(struct voz_audio *a, const char *path)
                                 a->name, si.channels, si.samplerate, MAX_CHANNELS, MAX_RATE);
             a->info.file_rate = si.samplerate;
             a->info.channels = si.channels;
+            a->mpeg = major == SF_FORMAT_MPEG;
             a->info.frames = si.frames >= 0 && si.frames < SF_COUNT_MAX ? (int64_t)si.frames : -1;
             describe_sndfile(a, si.format);
             return VOZ_OK;
@@ -653,7 +691,9 @@ static voz_status read_block(struct voz_audio *a)
     int ch = a->info.channels;
     size_t got;
     if (a->sf) {
+        int muted = a->mpeg ? stderr_mute() : -1;
         sf_count_t r = sf_readf_float(a->sf, a->inter, (sf_count_t)a->block);
+        stderr_unmute(muted);
         if (r < 0 || (r == 0 && sf_error(a->sf) != SF_ERR_NO_ERROR))
             return voz_fail(VOZ_ERR_FORMAT, "%s: decoding failed after frame %lld: %s", a->name,
                             (long long)a->frames_read, sf_strerror(a->sf));
