@@ -10,6 +10,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
@@ -212,36 +213,51 @@ static void wav_convert(const struct wav_hdr *h, const unsigned char *raw, size_
 
 /* libmpg123 (libsndfile's MP3 decoder) complains about every corrupt frame on file
    descriptor 2 itself. With voz_set_quiet_decoders(1) — the voz command sets it — fd 2
-   points to /dev/null while libsndfile opens a file or decodes MP3 frames. That is
+   points to /dev/null while libsndfile opens or decodes MPEG audio. That is
    process-wide, which is why it is opt-in: a program whose other threads write to
    stderr meanwhile would lose those lines. */
 static volatile int quiet_decoders;
 
 void voz_set_quiet_decoders(int quiet) { quiet_decoders = quiet != 0; }
 
+/* Reference-counted, because several threads may decode at once (the trainer loads its
+   manifests on two): the first to enter points fd 2 to /dev/null, the last to leave
+   puts the saved descriptor back. Returns whether this call took part (pass it on). */
+static pthread_mutex_t mute_mu = PTHREAD_MUTEX_INITIALIZER;
+static int mute_depth, mute_saved = -1;
+
 static int stderr_mute(void)
 {
     if (!quiet_decoders)
-        return -1;
-    fflush(stderr);
-    int saved = dup(2), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (saved < 0 || nul < 0 || dup2(nul, 2) < 0) {
-        if (saved >= 0)
+        return 0;
+    pthread_mutex_lock(&mute_mu);
+    if (mute_depth == 0) {
+        fflush(stderr);
+        int saved = dup(2), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (saved >= 0 && nul >= 0 && dup2(nul, 2) >= 0) {
+            mute_saved = saved;
+        } else if (saved >= 0) {
             close(saved);
+        }
         if (nul >= 0)
             close(nul);
-        return -1;
     }
-    close(nul);
-    return saved;
+    mute_depth++;
+    pthread_mutex_unlock(&mute_mu);
+    return 1;
 }
 
-static void stderr_unmute(int saved)
+static void stderr_unmute(int took_part)
 {
-    if (saved < 0)
+    if (!took_part)
         return;
-    dup2(saved, 2);
-    close(saved);
+    pthread_mutex_lock(&mute_mu);
+    if (--mute_depth == 0 && mute_saved >= 0) {
+        dup2(mute_saved, 2);
+        close(mute_saved);
+        mute_saved = -1;
+    }
+    pthread_mutex_unlock(&mute_mu);
 }
 
 struct voz_audio {
@@ -562,7 +578,12 @@ static voz_status open_source(struct voz_audio *a, const char *path)
     if (sfd < 0)
         return voz_fail(VOZ_ERR_IO, "%s: %s", a->name, strerror(errno));
     lseek(sfd, 0, SEEK_SET);
-    int muted = stderr_mute();
+    /* Muted only for what may be MPEG (an ID3 tag or a frame sync word), so warnings of
+       other threads are never lost while ordinary files open. */
+    unsigned char head[3] = { 0 };
+    int mpeg_like = pread(a->fd, head, 3, 0) >= 2 &&
+                    ((head[0] == 'I' && head[1] == 'D' && head[2] == '3') || (head[0] == 0xFF && (head[1] & 0xE0) == 0xE0));
+    int muted = mpeg_like ? stderr_mute() : 0;
     a->sf = sf_open_fd(sfd, SFM_READ, &si, 1);
     stderr_unmute(muted);
     if (a->sf) {
@@ -691,7 +712,7 @@ static voz_status read_block(struct voz_audio *a)
     int ch = a->info.channels;
     size_t got;
     if (a->sf) {
-        int muted = a->mpeg ? stderr_mute() : -1;
+        int muted = a->mpeg ? stderr_mute() : 0;
         sf_count_t r = sf_readf_float(a->sf, a->inter, (sf_count_t)a->block);
         stderr_unmute(muted);
         if (r < 0 || (r == 0 && sf_error(a->sf) != SF_ERR_NO_ERROR))

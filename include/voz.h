@@ -38,7 +38,7 @@ typedef void (*voz_log_fn)(voz_log_level level, const char *msg, void *user_data
 void voz_set_log(voz_log_fn fn, void *user_data);
 /* Decoders inside libsndfile (libmpg123 for MP3) print their own complaints about
    corrupt frames on stderr. With quiet = 1, file descriptor 2 points to /dev/null
-   while libsndfile opens a file or decodes MP3. Process-wide, hence off by default:
+   while libsndfile opens or decodes MPEG audio. Process-wide, hence off by default:
    a program whose other threads write to stderr meanwhile would lose those lines.
    The voz command turns it on. */
 void voz_set_quiet_decoders(int quiet);
