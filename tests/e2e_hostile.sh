@@ -549,6 +549,10 @@ head -c 8000 /dev/urandom >"$tmp/random.wav"
 { printf 'ID3\x03\x00\x00\x00\x00\x00\x00'; head -c 4000 /dev/urandom; } >"$tmp/fake.mp3"
 : >"$tmp/empty.wav"
 mkdir -p "$tmp/a directory.wav"
+# A corrupt MPEG stream (frame headers over random bytes): libmpg123, inside libsndfile,
+# complains about each bad frame on stderr by itself; voz keeps its one line.
+python3 -c 'import random, sys; r = random.Random(3); sys.stdout.buffer.write(b"".join(
+    b"\xff\xfb\x90\x64" + bytes(r.getrandbits(8) for _ in range(413)) for _ in range(30)))' >"$tmp/corrupt.mp3"
 cp "$CLEAN" "$tmp/unreadable.wav"
 chmod 000 "$tmp/unreadable.wav"
 for cmd in transcribe live features; do
@@ -563,17 +567,6 @@ for cmd in transcribe live features; do
     expect_fail "$cmd: zero-byte file" "$tmp/empty.wav" "empty" -- "${pre[@]}" "$tmp/empty.wav"
     expect_fail "$cmd: a directory" "$tmp/a directory.wav" "directory" -- "${pre[@]}" "$tmp/a directory.wav"
     expect_fail "$cmd: a missing file" "$tmp/missing.wav" "No such file" -- "${pre[@]}" "$tmp/missing.wav"
-done
-# A corrupt MPEG stream (frame headers over random bytes): libmpg123, inside libsndfile,
-# complains about each bad frame on stderr by itself; voz keeps its one line.
-python3 -c 'import random, sys; r = random.Random(3); sys.stdout.buffer.write(b"".join(
-    b"\xff\xfb\x90\x64" + bytes(r.getrandbits(8) for _ in range(413)) for _ in range(30)))' >"$tmp/corrupt.mp3"
-for cmd in transcribe live features; do
-    case $cmd in
-    transcribe) pre=(transcribe -m "$MODEL") ;;
-    live) pre=(live -m "$MODEL" --input) ;;
-    features) pre=(features -m "$MODEL") ;;
-    esac
     run "${pre[@]}" "$tmp/corrupt.mp3"
     if [ "$(lines_of "$err")" -le 1 ] && [[ "$err" != *mpg123* ]] && { [ $rc -eq 0 ] || [[ "$err" == "voz: $tmp/corrupt.mp3"* ]]; }; then
         ok "$cmd: corrupt MP3: exit $rc, ${err:-no message}"
