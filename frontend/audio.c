@@ -748,20 +748,19 @@ static voz_status read_block(struct voz_audio *a)
                             errno ? strerror(errno) : "unexpected end of file");
         wav_convert(&a->wav, a->raw, got, a->inter);
     }
-    size_t m = got * (size_t)ch;
-    for (size_t i = 0; i < m; i++)
-        if (!(fabsf(a->inter[i]) <= VOZ_AUDIO_MAX_ABS)) { /* NaN fails the comparison too */
-            float v = a->inter[i];
-            int64_t frame = a->frames_read + (int64_t)(i / ch);
-            if (isfinite(v))
-                return voz_fail(VOZ_ERR_NONFINITE, "%s: sample %g at frame %lld (%.3f s), channel %d, "
-                                "expected audio within -%g..%g (full scale is 1)", a->name, (double)v,
-                                (long long)frame, (double)frame / a->info.file_rate, (int)(i % ch) + 1,
-                                (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
-            return voz_fail(VOZ_ERR_NONFINITE, "%s: sample %s at frame %lld (%.3f s), channel %d, expected "
-                            "finite audio", a->name, isnan(v) ? "NaN" : "infinite",
-                            (long long)frame, (double)frame / a->info.file_rate, (int)(i % ch) + 1);
-        }
+    size_t m = got * (size_t)ch, i = voz_audio_first_bad(a->inter, m);
+    if (i < m) {
+        float v = a->inter[i];
+        int64_t frame = a->frames_read + (int64_t)(i / ch);
+        if (isfinite(v))
+            return voz_fail(VOZ_ERR_NONFINITE, "%s: sample %g at frame %lld (%.3f s), channel %d, "
+                            "expected audio within -%g..%g (full scale is 1)", a->name, (double)v,
+                            (long long)frame, (double)frame / a->info.file_rate, (int)(i % ch) + 1,
+                            (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
+        return voz_fail(VOZ_ERR_NONFINITE, "%s: sample %s at frame %lld (%.3f s), channel %d, expected "
+                        "finite audio", a->name, isnan(v) ? "NaN" : "infinite",
+                        (long long)frame, (double)frame / a->info.file_rate, (int)(i % ch) + 1);
+    }
     if (ch == 1) {
         memcpy(a->mono, a->inter, got * sizeof *a->mono);
     } else {
@@ -885,4 +884,12 @@ voz_status voz_audio_load(const char *path, int target_rate, float **pcm, size_t
     *pcm = buf;
     *n = len;
     return VOZ_OK;
+}
+
+size_t voz_audio_first_bad(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(x[i]) <= VOZ_AUDIO_MAX_ABS)) /* NaN fails the comparison too */
+            return i;
+    return n;
 }

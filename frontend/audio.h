@@ -40,6 +40,10 @@ const voz_audio_info *voz_audio_get_info(const struct voz_audio *a);
    above 1, but 80 dB over full scale is not audio, and from about 1e15 on the analysis
    overflows (a float power spectrum ends at 3.4e38). */
 #define VOZ_AUDIO_MAX_ABS 1e4f
+/* Index of the first sample of x[n] that is not finite or beyond +-VOZ_AUDIO_MAX_ABS,
+   or n when all are audio: the one rule for the reader, voz_stream_feed and buffers
+   given to voz_transcribe_pcm (each names the position in its own terms). */
+size_t voz_audio_first_bad(const float *x, size_t n);
 
 /* Reads up to `max` (>= 1) output samples into `buf`. Sets *got (0 = end of input).
    Non-finite samples, and samples beyond +-VOZ_AUDIO_MAX_ABS, are an error

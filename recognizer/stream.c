@@ -261,11 +261,11 @@ voz_status voz_stream_feed(struct voz_stream *s, const float *pcm, size_t n)
         return voz_fail(VOZ_ERR_INVALID, "stream: no stream");
     if (n && !pcm)
         return voz_fail(VOZ_ERR_INVALID, "stream: %zu samples announced but no buffer", n);
-    for (size_t i = 0; i < n; i++)
-        if (!(fabsf(pcm[i]) <= VOZ_AUDIO_MAX_ABS)) /* the file reader's limit; NaN fails too */
-            return voz_fail(VOZ_ERR_NONFINITE, "stream: audio sample %llu is %g, expected finite audio "
-                            "within -%g..%g (full scale is 1)", (unsigned long long)(s->total + i),
-                            (double)pcm[i], (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
+    size_t i = voz_audio_first_bad(pcm, n); /* the file reader's rule */
+    if (i < n)
+        return voz_fail(VOZ_ERR_NONFINITE, "stream: audio sample %llu is %g, expected finite audio "
+                        "within -%g..%g (full scale is 1)", (unsigned long long)(s->total + i),
+                        (double)pcm[i], (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
     while (n > 0) {
         size_t k = n < s->chunk ? n : s->chunk;
         voz_status st = reserve(s, k);

@@ -228,11 +228,11 @@ static voz_status pcm_read(void *user, float *buf, size_t max, size_t *got)
     size_t k = src->n - src->at < max ? src->n - src->at : max;
     /* Checked here, as the file reader and voz_stream_feed do: a region finder that
        skips noise would otherwise never look at a bad sample outside speech. */
-    for (size_t i = 0; i < k; i++)
-        if (!(fabsf(src->pcm[src->at + i]) <= VOZ_AUDIO_MAX_ABS)) /* NaN fails too */
-            return voz_fail(VOZ_ERR_NONFINITE, "transcribe: audio sample %zu is %g, expected finite audio "
-                            "within -%g..%g (full scale is 1)", src->at + i, (double)src->pcm[src->at + i],
-                            (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
+    size_t i = k ? voz_audio_first_bad(src->pcm + src->at, k) : 0; /* pcm may be NULL */
+    if (i < k)
+        return voz_fail(VOZ_ERR_NONFINITE, "transcribe: audio sample %zu is %g, expected finite audio "
+                        "within -%g..%g (full scale is 1)", src->at + i, (double)src->pcm[src->at + i],
+                        (double)VOZ_AUDIO_MAX_ABS, (double)VOZ_AUDIO_MAX_ABS);
     if (k) /* pcm may be NULL when n = 0 */
         memcpy(buf, src->pcm + src->at, k * sizeof *buf);
     src->at += k;
