@@ -204,6 +204,10 @@ static voz_status parse_feat(struct cur *c, struct voz_model_data *m)
                         c->name, c->end - c->pos, FEAT_BYTES);
     const unsigned char *p = c->base + c->pos;
     voz_feature_params *f = &m->feat;
+    /* The VTLN warp belongs to a speaker, not to the model: never stored. */
+    f->vtln_warp = 1.0f;
+    f->vtln_low = 100.0f;
+    f->vtln_high = -500.0f;
     uint32_t rate = get_u32(p);
     /* i32 fields are read through int32_t so negative values stay negative. */
 #define I32(off) ((int)(int32_t)get_u32(p + (off)))

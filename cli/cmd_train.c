@@ -42,6 +42,8 @@ static void usage(FILE *fp)
           "augmentation (compose clips; SpecAugment on every batch):\n"
           "  --augment-variants K (4)  --speed MIN:MAX (0.9:1.1)  --snr-db MIN:MAX (10:40)\n"
           "  --gain-db MIN:MAX (-6:6)  --specaug-time N:W (off)  --specaug-freq N:F (off)\n"
+          "  --crop P:MS (off)  cut each clip edge with probability P at the speech boundary +-MS\n"
+          "  --vtlp MIN:MAX (off)  warp each variant's mel filterbank by a factor in MIN..MAX\n"
           "run control:\n"
           "  --resume               continue from MODEL.voz.ckpt (same options)\n"
           "  --checkpoint-every S (300)  --max-minutes M (stop cleanly after M minutes)\n"
@@ -160,19 +162,26 @@ static void on_progress(const voz_train_progress *p, void *user)
 }
 
 /* "MIN:MAX" of doubles, each within [lo, hi], MIN <= MAX. */
-static void parse_range(const char *opt, const char *s, double lo, double hi, double *a, double *b)
+/* "A:B" with A in [lo_a, hi_a] and B in [lo_b, hi_b]; `form` names the two in errors. */
+static void parse_two(const char *opt, const char *form, const char *s, double lo_a, double hi_a, double lo_b,
+                      double hi_b, double *a, double *b)
 {
     const char *colon = s ? strchr(s, ':') : NULL;
     if (!colon)
-        cli_die(EXIT_USAGE, "%s needs MIN:MAX, not '%s'", opt, s ? s : "");
+        cli_die(EXIT_USAGE, "%s needs %s, not '%s'", opt, form, s ? s : "");
     char left[64];
     size_t n = (size_t)(colon - s);
     if (n >= sizeof left)
-        cli_die(EXIT_USAGE, "%s needs MIN:MAX, not '%s'", opt, s);
+        cli_die(EXIT_USAGE, "%s needs %s, not '%s'", opt, form, s);
     memcpy(left, s, n);
     left[n] = 0;
-    *a = cli_parse_double(opt, left, lo, hi);
-    *b = cli_parse_double(opt, colon + 1, lo, hi);
+    *a = cli_parse_double(opt, left, lo_a, hi_a);
+    *b = cli_parse_double(opt, colon + 1, lo_b, hi_b);
+}
+
+static void parse_range(const char *opt, const char *s, double lo, double hi, double *a, double *b)
+{
+    parse_two(opt, "MIN:MAX", s, lo, hi, lo, hi, a, b);
     if (*a > *b)
         cli_die(EXIT_USAGE, "%s: MIN %g is above MAX %g", opt, *a, *b);
 }
@@ -301,6 +310,14 @@ int cmd_train(int argc, char **argv)
             double lo, hi;
             parse_range(name, val, 0.25, 4, &lo, &hi);
             p.augment.speed_min = (float)lo, p.augment.speed_max = (float)hi;
+        } else if (OPT("--crop")) {
+            double pr, ms;
+            parse_two(name, "P:MS", val, 0, 1, 0, 1000, &pr, &ms);
+            p.augment.crop_prob = (float)pr, p.augment.crop_ms = (float)ms;
+        } else if (OPT("--vtlp")) {
+            double lo, hi;
+            parse_range(name, val, 0.5, 2, &lo, &hi);
+            p.augment.warp_min = (float)lo, p.augment.warp_max = (float)hi;
         } else if (OPT("--snr-db")) {
             double lo, hi;
             parse_range(name, val, -30, 120, &lo, &hi);

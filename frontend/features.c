@@ -35,6 +35,9 @@ voz_feature_params voz_feature_default_params(void)
         .delta_window = 2,
         .cmvn = VOZ_CMVN_UTTERANCE,
         .cmvn_var = 1,
+        .vtln_warp = 1.0f,
+        .vtln_low = 100.0f,
+        .vtln_high = -500.0f,
     };
 }
 

@@ -91,6 +91,40 @@ static void band_edges(const voz_feature_params *p, double *lo, double *hi)
     *hi = p->high_freq > 0 ? p->high_freq : nyq + p->high_freq;
 }
 
+static double hz_of(double mel) { return 700.0 * (exp(mel / 1127.0) - 1.0); }
+
+static int has_warp(const voz_feature_params *p) { return p->vtln_warp != 0 && p->vtln_warp != 1; }
+
+/* Kaldi's VtlnWarpFreq: frequencies scale by 1/warp between two knees, and the two
+   outer pieces are straight lines that keep lo and hi fixed, so the warped bank still
+   spans the same band. The knees move with the warp so that the scaled middle piece
+   never leaves [lo, hi]. */
+static double vtln_warp_hz(const voz_feature_params *p, double lo, double hi, double hz)
+{
+    double a = p->vtln_warp, nyq = 0.5 * p->sample_rate;
+    double vlow = p->vtln_low, vhigh = p->vtln_high > 0 ? p->vtln_high : nyq + p->vtln_high;
+    if (hz < lo || hz > hi)
+        return hz;
+    double l = vlow * (a > 1 ? a : 1), h = vhigh * (a < 1 ? a : 1), scale = 1.0 / a;
+    double Fl = scale * l, Fh = scale * h;
+    if (hz < l)
+        return lo + (Fl - lo) / (l - lo) * (hz - lo);
+    if (hz < h)
+        return scale * hz;
+    return hi + (hi - Fh) / (hi - h) * (hz - hi);
+}
+
+/* Left, centre and right edge (mel) of triangle b, warped when the params say so. */
+static void mel_triangle(const voz_feature_params *p, double lo, double hi, int M, int b, double tri[3])
+{
+    double mlo = mel_of(lo), dm = (mel_of(hi) - mlo) / (M + 1);
+    for (int i = 0; i < 3; i++) {
+        tri[i] = mlo + (b + i) * dm;
+        if (has_warp(p))
+            tri[i] = mel_of(vtln_warp_hz(p, lo, hi, hz_of(tri[i])));
+    }
+}
+
 voz_status voz_feature_params_check(const voz_feature_params *p)
 {
     if (!p)
@@ -150,11 +184,22 @@ voz_status voz_feature_params_check(const voz_feature_params *p)
                         "low_freq %g and at most Nyquist %g Hz", p->high_freq, hi, lo, nyq);
     /* Kaldi refuses a filterbank with an empty triangle ("num-mel-bins too large"):
        each triangle must cover at least one FFT bin strictly inside it. */
-    double mlo = mel_of(lo), dm = (mel_of(hi) - mlo) / (p->num_mel_bins + 1), bw = p->sample_rate / N;
+    if (has_warp(p)) {
+        double vhigh = p->vtln_high > 0 ? p->vtln_high : nyq + p->vtln_high;
+        if (!(p->vtln_warp >= 0.5f && p->vtln_warp <= 2.0f))
+            return voz_fail(VOZ_ERR_INVALID, PREFIX ": vtln_warp must be 1 (none) or in [0.5, 2], found %g",
+                            p->vtln_warp);
+        if (!(p->vtln_low > lo && p->vtln_low < vhigh && vhigh < hi))
+            return voz_fail(VOZ_ERR_INVALID, PREFIX ": VTLN knees must satisfy low_freq %g < vtln_low %g < "
+                            "vtln_high %g < high_freq %g Hz", lo, p->vtln_low, vhigh, hi);
+    }
+    double bw = p->sample_rate / N;
     for (int b = 0; b < p->num_mel_bins; b++) {
-        double left = mlo + b * dm, right = mlo + (b + 2) * dm;
+        double tri[3];
+        mel_triangle(p, lo, hi, p->num_mel_bins, b, tri);
+        double left = tri[0], right = tri[2];
         /* First FFT bin above the left edge: bins are uniformly spaced in Hz. */
-        double hz_left = 700.0 * (exp(left / 1127.0) - 1.0);
+        double hz_left = hz_of(left);
         size_t k = (size_t)(hz_left / bw);
         while (k < N / 2 && mel_of(k * bw) <= left)
             k++;
@@ -266,7 +311,7 @@ static voz_status make_mel_banks(struct voz_mfcc *m)
     const voz_feature_params *p = &m->p;
     double lo, hi;
     band_edges(p, &lo, &hi);
-    double mlo = mel_of(lo), dm = (mel_of(hi) - mlo) / (m->M + 1), bw = (double)p->sample_rate / m->N;
+    double bw = (double)p->sample_rate / m->N;
     int half = (int)(m->N / 2), total = 0;
     m->mel_first = calloc(m->M, sizeof *m->mel_first);
     m->mel_len = calloc(m->M, sizeof *m->mel_len);
@@ -275,7 +320,9 @@ static voz_status make_mel_banks(struct voz_mfcc *m)
     if (!m->mel_first || !m->mel_len || !m->mel_w)
         return voz_fail(VOZ_ERR_NOMEM, PREFIX ": out of memory for %d mel bins", m->M);
     for (int b = 0; b < m->M; b++) {
-        double left = mlo + b * dm, centre = mlo + (b + 1) * dm, right = mlo + (b + 2) * dm;
+        double tri[3];
+        mel_triangle(p, lo, hi, m->M, b, tri);
+        double left = tri[0], centre = tri[1], right = tri[2];
         int first = -1, last = -1;
         for (int k = 0; k < half; k++) {
             double mel = mel_of(bw * k);
@@ -305,6 +352,7 @@ voz_status voz_mfcc_create(const voz_feature_params *p, struct voz_mfcc **out)
     struct voz_mfcc *m = calloc(1, sizeof *m);
     if (!m)
         return voz_fail(VOZ_ERR_NOMEM, PREFIX ": out of memory");
+
     m->p = *p;
     m->L = voz_mfcc_frame_length(p);
     m->N = padded_length(p, m->L);

@@ -72,6 +72,12 @@ typedef struct {
     int delta_window;       /* 2 (Kaldi's compute-deltas) */
     voz_cmvn cmvn;          /* mean/variance normalisation of the final features */
     int cmvn_var;           /* 1: normalise variance too; 0: mean only */
+    /* Vocal-tract length warp of the mel filterbank (Kaldi's piecewise-linear
+       VtlnWarpFreq). A property of a speaker, not of a model: model files do not store
+       it, and 0 reads as 1 (no warp) so zero-initialised structs stay valid. */
+    float vtln_warp;        /* 1: none; Kaldi allows about 0.8 to 1.2 */
+    float vtln_low;         /* 100 Hz: below, the warp bends back to low_freq */
+    float vtln_high;        /* -500: above Nyquist - 500 Hz it bends back to high_freq */
 } voz_feature_params;
 
 /* Kaldi/torchaudio defaults with dither 0, 13 MFCC + deltas + delta-deltas,

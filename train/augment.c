@@ -74,7 +74,57 @@ voz_augment_params voz_augment_default_params(void)
         .gain_min_db = -6.0f, .gain_max_db = 6.0f,
         .snr_min_db = 10.0f, .snr_max_db = 40.0f,
         .clean_prob = 0.25f,
+        .crop_prob = 0.0f, .crop_ms = 50.0f,
+        .warp_min = 1.0f, .warp_max = 1.0f,
     };
+}
+
+double voz_augment_warp(const voz_augment_params *p, struct voz_rng *rng)
+{
+    double u = voz_rng_uniform(rng); /* always drawn: the stream does not depend on the range */
+    return p->warp_max > p->warp_min ? p->warp_min + (p->warp_max - p->warp_min) * u : p->warp_min;
+}
+
+/* Sample range [*a, *b) of pcm[n] left after cropping its edges. The speech boundary
+   is found on 10 ms frames: the first and last within 20 dB of the loudest frame. */
+static void crop_range(const voz_augment_params *p, int rate, const float *pcm, size_t n, int head, int tail,
+                       double uh, double ut, size_t *a, size_t *b)
+{
+    *a = 0;
+    *b = n;
+    size_t fl = (size_t)rate / 100;
+    if ((!head && !tail) || fl == 0 || n < 4 * fl)
+        return;
+    size_t nf = n / fl, first = 0, last = 0;
+    double peak = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int seen = 0;
+        for (size_t f = 0; f < nf; f++) {
+            double e = 0;
+            for (size_t i = f * fl; i < (f + 1) * fl; i++)
+                e += (double)pcm[i] * pcm[i];
+            if (pass == 0) {
+                if (e > peak)
+                    peak = e;
+            } else if (e >= peak * 0.01) { /* -20 dB */
+                if (!seen)
+                    first = f;
+                last = f;
+                seen = 1;
+            }
+        }
+        if (!(peak > 0))
+            return;
+    }
+    double reach = p->crop_ms * rate / 1000.0;
+    double s0 = (double)(first * fl) + uh * reach, s1 = (double)((last + 1) * fl) + ut * reach;
+    size_t na = head && s0 > 0 ? (size_t)s0 : 0;
+    size_t nb = tail && s1 < (double)n ? (size_t)s1 : n;
+    /* Keep at least 100 ms, or the word is gone rather than clipped. */
+    if (nb > na && nb - na >= 10 * fl) {
+        *a = na;
+        *b = nb;
+    }
 }
 
 #define PINK_ROWS 12
@@ -120,6 +170,8 @@ voz_status voz_augment_wave(const voz_augment_params *p, struct voz_rng *rng, co
     int pink = voz_rng_uniform(rng) < 0.5;
     double snr_db = voz_rng_range(rng, p->snr_min_db, p->snr_max_db);
     struct voz_rng noise_rng = voz_rng_derive(voz_rng_next(rng), 0, 0, 0);
+    int head = voz_rng_uniform(rng) < p->crop_prob, tail = voz_rng_uniform(rng) < p->crop_prob;
+    double uh = voz_rng_range(rng, -1, 1), ut = voz_rng_range(rng, -1, 1);
 
     float *y = NULL;
     size_t m = 0;
@@ -127,6 +179,10 @@ voz_status voz_augment_wave(const voz_augment_params *p, struct voz_rng *rng, co
     *n_out = 0;
     if (!(speed > 0) || rate <= 0)
         return voz_fail(VOZ_ERR_INVALID, "augment: speed factor must be > 0, found %g", speed);
+    size_t c0, c1;
+    crop_range(p, rate, pcm, n, head, tail, uh, ut, &c0, &c1);
+    pcm += c0;
+    n = c1 - c0;
     if (fabs(speed - 1.0) > 1e-6 && n > 0) {
         voz_status s = voz_resample_buffer(pcm, n, (double)rate, (double)rate / speed, &y, &m);
         if (s != VOZ_OK)

@@ -29,16 +29,30 @@ typedef struct {
     float gain_min_db, gain_max_db; /* -6 : 6 */
     float snr_min_db, snr_max_db; /* 10 : 40 */
     float clean_prob;             /* 0.25: share of variants without added noise */
+    /* Edge cropping: recordings (and endpointers) often clip a word's first or last
+       phone, a weak fricative most of all ("five" heard from "ive"). Each edge is cut,
+       with probability crop_prob, at the speech boundary (first/last 10 ms frame within
+       20 dB of the loudest) moved by up to +-crop_ms: sometimes leaving a little lead-in,
+       sometimes cutting into the word. */
+    float crop_prob;              /* 0: off */
+    float crop_ms;                /* 50 */
+    /* Vocal-tract length perturbation: the variant's mel filterbank is warped by a
+       factor drawn from [warp_min, warp_max] (voz_augment_warp), which moves formants
+       without touching pitch or duration, unlike the speed factor. */
+    float warp_min, warp_max;     /* 1 : 1 (off) */
 } voz_augment_params;
 
 voz_augment_params voz_augment_default_params(void);
 
-/* One augmented copy of pcm[n] at `rate` Hz: speed perturbation (resampling to
+/* One augmented copy of pcm[n] at `rate` Hz: edge cropping, speed perturbation (resampling to
    rate / speed, played at rate), gain, then white or pink noise at a random SNR
    relative to the clip's mean power (or none, with probability clean_prob). All draws
    come from `rng`. *out is malloc'ed. */
 voz_status voz_augment_wave(const voz_augment_params *p, struct voz_rng *rng, const float *pcm, size_t n,
                             int rate, float **out, size_t *n_out);
+
+/* The VTLP factor of a variant: the next draw of `rng` (after voz_augment_wave). */
+double voz_augment_warp(const voz_augment_params *p, struct voz_rng *rng);
 
 /* Noise of n samples: white (pink = 0) or pink (1/f, Voss-McCartney with 12 rows),
    unit RMS before scaling by `rms`. */

@@ -175,15 +175,17 @@ static void run_job(struct pool *pl, int i)
     for (int v = 0; v <= K; v++) {
         float *y = pcm;
         size_t m = n;
+        voz_feature_params vp = bp;
         if (v > 0) {
             struct voz_rng rng = voz_rng_derive(ds->p.seed, RNG_AUGMENT, ((uint64_t)pl->manifest_idx << 32) | (uint64_t)i,
                                                 (uint64_t)v);
             s = voz_augment_wave(&ds->p.augment, &rng, pcm, n, (int)ds->p.feat.sample_rate, &y, &m);
+            vp.vtln_warp = (float)voz_augment_warp(&ds->p.augment, &rng);
         }
         float *f = NULL;
         int T = 0;
         if (s == VOZ_OK)
-            s = base_mfcc(&bp, y, m, &f, &T);
+            s = base_mfcc(&vp, y, m, &f, &T);
         if (v > 0)
             free(y);
         if (s != VOZ_OK) {

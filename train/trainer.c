@@ -218,6 +218,10 @@ static char *canonical_options(const voz_train_params *p)
     /* Only when used, so checkpoints from before dropout existed still match. */
     if (p->dropout > 0)
         sb_printf(&b, "dropout=%.9g\n", p->dropout);
+    if (p->augment.crop_prob > 0)
+        sb_printf(&b, "crop=%.9g:%.9g\n", p->augment.crop_prob, p->augment.crop_ms);
+    if (p->augment.warp_min != 1 || p->augment.warp_max != 1)
+        sb_printf(&b, "vtlp=%.9g:%.9g\n", p->augment.warp_min, p->augment.warp_max);
     /* Last, so a checkpoint from before this line existed names it when it differs. The
        thread count decides how the two directions' gradients are summed, so the bit-exact
        resume holds only for the same count. */
@@ -816,6 +820,11 @@ static voz_status check_params(const voz_train_params *p)
         return voz_fail(VOZ_ERR_INVALID, "train: --augment-variants must be 0..64, found %d", p->augment_variants);
     if (!(p->augment.speed_min > 0.2f) || p->augment.speed_max < p->augment.speed_min || p->augment.speed_max > 5)
         return voz_fail(VOZ_ERR_INVALID, "train: --speed needs 0.2 < MIN <= MAX <= 5");
+    if (!(p->augment.crop_prob >= 0 && p->augment.crop_prob <= 1) ||
+        !(p->augment.crop_ms >= 0 && p->augment.crop_ms <= 1000))
+        return voz_fail(VOZ_ERR_INVALID, "train: --crop needs 0 <= P <= 1 and 0 <= MS <= 1000");
+    if (!(p->augment.warp_min >= 0.5f) || p->augment.warp_max < p->augment.warp_min || p->augment.warp_max > 2)
+        return voz_fail(VOZ_ERR_INVALID, "train: --vtlp needs 0.5 <= MIN <= MAX <= 2");
     if (p->specaug.time_masks < 0 || p->specaug.time_width < 0 || p->specaug.freq_masks < 0 ||
         p->specaug.freq_width < 0)
         return voz_fail(VOZ_ERR_INVALID, "train: SpecAugment counts and widths must be >= 0");

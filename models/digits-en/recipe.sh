@@ -64,7 +64,7 @@ step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - t_start)); }
 CELL=${CELL:-lstm} LAYERS=${LAYERS:-2} HIDDEN=${HIDDEN:-128} BATCH=${BATCH:-16}
 LR=${LR:-0.002} LR_DECAY=${LR_DECAY:-0.85} EPOCHS=${EPOCHS:-100}
 COMPOSE_COUNT=${COMPOSE_COUNT:-3000} SPECAUG_TIME=${SPECAUG_TIME:-2:10} SPECAUG_FREQ=${SPECAUG_FREQ:-2:3}
-SPEED=${SPEED:-0.8:1.25} VARIANTS=${VARIANTS:-6}
+SPEED=${SPEED:-0.8:1.25} VARIANTS=${VARIANTS:-6} CROP=${CROP:-} VTLP=${VTLP:-}
 
 step "dependencies"
 ./tools/install-deps.sh build-essential pkg-config libsndfile1-dev libsoxr-dev libkissfft-dev \
@@ -108,6 +108,7 @@ if [ $eval_only = 0 ]; then
         --cell $CELL --layers $LAYERS --hidden $HIDDEN --batch-size $BATCH --lr $LR --lr-decay $LR_DECAY \
         --specaug-time $SPECAUG_TIME --specaug-freq $SPECAUG_FREQ \
         --speed $SPEED --augment-variants $VARIANTS ${DROPOUT:+--dropout $DROPOUT} \
+        ${CROP:+--crop $CROP} ${VTLP:+--vtlp $VTLP} \
         --epochs $EPOCHS --max-minutes "$minutes" --seed "$seed" --threads "$threads" \
         --sample-rate 8000 --words models/digits-en/words.txt \
         --name digits-en --meta "holdout=$holdout" \
