@@ -131,6 +131,9 @@ static int parse_case(char *line, struct fcase *fc)
         else if (!strcmp(k, "raw_energy")) p->raw_energy = atoi(v);
         else if (!strcmp(k, "energy_floor")) p->energy_floor = strtof(v, NULL);
         else if (!strcmp(k, "htk_compat")) p->htk_compat = atoi(v);
+        else if (!strcmp(k, "vtln_warp")) p->vtln_warp = strtof(v, NULL);
+        else if (!strcmp(k, "vtln_low")) p->vtln_low = strtof(v, NULL);
+        else if (!strcmp(k, "vtln_high")) p->vtln_high = strtof(v, NULL);
         else if (!strcmp(k, "window")) {
             if (!strcmp(v, "povey")) p->window = VOZ_WINDOW_POVEY;
             else if (!strcmp(v, "hamming")) p->window = VOZ_WINDOW_HAMMING;
@@ -544,6 +547,10 @@ BAD(b_order, "delta_order", p->delta_order = 3)
 BAD(b_dwin, "delta_window", p->delta_window = 0)
 BAD(b_cmvn, "cmvn", p->cmvn = (voz_cmvn)7)
 BAD(b_htk, "htk_compat", { p->htk_compat = 1; p->num_ceps = 1; })
+BAD(b_warp, "vtln_warp", p->vtln_warp = 2.5f)
+BAD(b_warp_nan, "vtln_warp", p->vtln_warp = NAN)
+BAD(b_knees, "VTLN knees", { p->vtln_warp = 1.1f; p->vtln_low = 7600; })
+BAD(b_knee_high, "VTLN knees", { p->vtln_warp = 0.9f; p->vtln_high = 9000; })
 
 static void test_params_check(void **state)
 {
@@ -561,7 +568,8 @@ static void test_params_check(void **state)
         { "covers no FFT bin", b_empty_bin }, { "odd FFT", b_odd_fft },
         { "cepstral_lifter", b_lifter }, { "energy_floor", b_floor }, { "0 or 1", b_bool },
         { "delta_order", b_order }, { "delta_window", b_dwin }, { "cmvn", b_cmvn },
-        { "htk_compat", b_htk },
+        { "htk_compat", b_htk }, { "vtln_warp", b_warp }, { "vtln_warp", b_warp_nan },
+        { "VTLN knees", b_knees }, { "VTLN knees", b_knee_high },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         voz_feature_params q = voz_feature_default_params();

@@ -192,6 +192,65 @@ static void test_augment_speed_and_snr(void **state)
     free(x);
 }
 
+static void test_augment_crop_and_warp(void **state)
+{
+    (void)state;
+    /* 200 ms of silence, 300 ms of tone, 200 ms of silence: the speech boundary is at
+       1600 and 4000 samples, so with crop_ms 50 (400 samples) each kept edge lies within
+       400 samples of it, and the copy is an exact slice of the input (no speed, gain or
+       noise). */
+    const int rate = 8000;
+    size_t n = 5600;
+    float *x = calloc(n, sizeof *x);
+    assert_non_null(x);
+    /* A cosine of 441 Hz: nonzero at every sample, no period within the clip, so the
+       slice's position is unambiguous. */
+    for (size_t i = 0; i < 2400; i++)
+        x[1600 + i] = 0.5f * (float)cos(2 * M_PI * 441.0 * (double)i / rate);
+    voz_augment_params p = { .speed_min = 1, .speed_max = 1, .clean_prob = 1, .crop_prob = 1, .crop_ms = 50,
+                             .warp_min = 0.9f, .warp_max = 1.1f };
+    int into_head = 0, before_head = 0, into_tail = 0, after_tail = 0;
+    double wmin = 2, wmax = 0;
+    for (int k = 0; k < 200; k++) {
+        struct voz_rng r = voz_rng_derive(11, (uint64_t)k, 0, 0);
+        float *y;
+        size_t m;
+        assert_int_equal(voz_augment_wave(&p, &r, x, n, rate, &y, &m), VOZ_OK);
+        long zeros = 0;
+        while (zeros < (long)m && y[zeros] == 0)
+            zeros++;
+        assert_true(zeros < (long)m);
+        long start = zeros > 0 ? 1600 - zeros : -1;
+        for (long s0 = 1600; start < 0 && s0 + (long)m <= (long)n; s0++)
+            if (!memcmp(y, x + s0, m * sizeof *y))
+                start = s0;
+        assert_true(start >= 1200 && start <= 2000);
+        assert_true(start + (long)m <= (long)n);
+        assert_memory_equal(y, x + start, m * sizeof *y);
+        long end = start + (long)m;
+        assert_true(end >= 3600 && end <= 4400);
+        into_head += start > 1601, before_head += start < 1600;
+        into_tail += end < 3999, after_tail += end > 4000;
+        free(y);
+        double w = voz_augment_warp(&p, &r);
+        wmin = w < wmin ? w : wmin, wmax = w > wmax ? w : wmax;
+    }
+    /* Both directions of both edges occur, and the warps span their range. */
+    assert_true(into_head > 20 && before_head > 20 && into_tail > 20 && after_tail > 20);
+    assert_true(wmin >= 0.9 && wmin < 0.92 && wmax < 1.1 && wmax > 1.08);
+    /* crop_prob 0: the clip is untouched (and warp 1:1 gives exactly 1). */
+    p.crop_prob = 0, p.warp_min = p.warp_max = 1;
+    struct voz_rng r = voz_rng_derive(12, 0, 0, 0);
+    float *y;
+    size_t m;
+    assert_int_equal(voz_augment_wave(&p, &r, x, n, rate, &y, &m), VOZ_OK);
+    assert_int_equal(m, n);
+    assert_memory_equal(y, x, n * sizeof *y);
+    assert_true(voz_augment_warp(&p, &r) == 1.0);
+    free(y);
+    free(x);
+}
+
 static void test_pink_noise_spectrum_tilts(void **state)
 {
     (void)state;
@@ -653,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_rng_streams),
         cmocka_unit_test(test_augment_deterministic),
         cmocka_unit_test(test_augment_speed_and_snr),
+        cmocka_unit_test(test_augment_crop_and_warp),
         cmocka_unit_test(test_pink_noise_spectrum_tilts),
         cmocka_unit_test(test_specaug_masks),
         cmocka_unit_test(test_composition_labels_and_features),

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference MFCC and delta fixtures for tests/test_mfcc.c.
+"""Reference MFCC (with VTLN warps) and delta fixtures for tests/test_mfcc.c.
 
 Run with Debian's interpreter (it has torch 1.13 and torchaudio 0.13):
     /usr/bin/python3 tools/fixtures_mfcc.py [tests/fixtures/mfcc]
@@ -48,6 +48,7 @@ KEYS = dict(
     num_mel_bins="num_mel_bins", low_freq="low_freq", high_freq="high_freq", num_ceps="num_ceps",
     cepstral_lifter="cepstral_lifter", use_energy="use_energy", raw_energy="raw_energy",
     energy_floor="energy_floor", htk_compat="htk_compat",
+    vtln_warp="vtln_warp", vtln_low="vtln_low", vtln_high="vtln_high",
 )
 
 
@@ -156,6 +157,11 @@ def main():
         # Set 5: HTK order with c0 (scaled by sqrt 2) last, 30 ms frames, shift not a
         # divisor of the frame.
         ("htk_c0", "speech16k", dict(htk_compat=True, frame_length=30.0, frame_shift=7.0, num_mel_bins=26)),
+        # Set 6: VTLN warps of the mel bank (the trainer's VTLP), the digits model's
+        # 8 kHz setting stretched and squeezed, and moved knees at 16 kHz.
+        ("vtln_up8", "speech8k", dict(sample_frequency=8000.0, vtln_warp=1.12)),
+        ("vtln_down8", "speech8k", dict(sample_frequency=8000.0, vtln_warp=0.88)),
+        ("vtln_knees16", "speech16k", dict(vtln_warp=0.93, vtln_low=300.0, vtln_high=-1200.0, num_mel_bins=40)),
     ]
     lines = []
     for name, sig, opts in cases:
