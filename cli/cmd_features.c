@@ -140,6 +140,7 @@ int cmd_features(int argc, char **argv)
     int rate = voz_model_sample_rate(m);
     float *pcm;
     size_t n;
+    cli_check_stdin(file);
     voz_status s = voz_audio_load(file, rate, &pcm, &n);
     if (s != VOZ_OK)
         cli_die(1, "%s", voz_last_error());

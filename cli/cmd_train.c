@@ -290,6 +290,10 @@ int cmd_train(int argc, char **argv)
             p.sample_rate = cli_parse_int(name, val, 1000, 384000);
         } else if (OPT("--alphabet")) {
             p.alphabet = val;
+            struct voz_alphabet alpha;
+            if (voz_alphabet_init(&alpha, val) != VOZ_OK) /* a bad option: a usage error */
+                cli_die(EXIT_USAGE, "--%s", voz_last_error());
+            voz_alphabet_release(&alpha);
         } else if (OPT("--words")) {
             p.words = val;
         } else if (OPT("--compose-count")) {

@@ -122,6 +122,7 @@ int cmd_transcribe(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         const char *file = argv[i];
         voz_transcript t;
+        cli_check_stdin(file);
         voz_status s = voz_transcribe_file(m, file, &dp, &t);
         if (s) {
             report_failure(file, s);

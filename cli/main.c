@@ -2,11 +2,13 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
     const char *name;
@@ -125,8 +127,13 @@ const char **cli_model_classes(const struct voz_model *m)
     return classes;
 }
 
+/* Standard descriptors found closed at start-up (park_closed_std_fds). */
+static int stdin_closed, stdout_closed;
+
 void cli_check_stdout(void)
 {
+    if ((fflush(stdout) != 0 || ferror(stdout)) && stdout_closed)
+        cli_die(1, "error writing to standard output: it is closed");
     if (fflush(stdout) != 0 || ferror(stdout))
         cli_die(1, "error writing to standard output: %s", strerror(errno ? errno : EIO));
 }
@@ -183,8 +190,35 @@ double cli_parse_double(const char *opt, const char *s, double lo, double hi)
     return v;
 }
 
+void cli_check_stdin(const char *path)
+{
+    if (stdin_closed && path && !strcmp(path, "-"))
+        cli_die(1, "standard input: is closed, expected audio");
+}
+
+/* A standard descriptor closed by the caller (`voz ... <&-`) would be handed out by the
+   next open(): the progress lines of `voz train >&-` would land in its checkpoint. So
+   each closed one gets a placeholder, and a closed input or output is reported when
+   used: reads of fd 0 see /dev/null, writes to fd 1 fail (/dev/full). */
+static void park_closed_std_fds(void)
+{
+    static const char *const spare[3] = { "/dev/null", "/dev/full", "/dev/null" };
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int n = open(spare[fd], fd ? O_WRONLY : O_RDONLY);
+        if (n >= 0 && n != fd) {
+            dup2(n, fd);
+            close(n);
+        }
+        stdin_closed |= fd == 0;
+        stdout_closed |= fd == 1;
+    }
+}
+
 int main(int argc, char **argv)
 {
+    park_closed_std_fds();
     /* A closed pipe is reported as a write error by cli_check_stdout, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
     /* One line per error: a corrupt MP3 would otherwise add libmpg123's own lines. */

@@ -25,6 +25,9 @@
 #define BLOCK_FRAMES 4096
 #define MAX_CHANNELS 1024
 #define MAX_RATE 10000000
+/* Below 1 kHz there is no speech band left to analyse; a header claiming such a rate
+   is damaged (and upsampling it would turn a few bytes into hours of audio). */
+#define MIN_RATE 1000
 #define POLL_MS 50         /* waiting on a pipe: the abort callback is asked this often */
 
 /* ---- our own RIFF/WAVE reader ------------------------------------------------------ */
@@ -107,8 +110,11 @@ static int wav_parse_fmt(const unsigned char *b, uint32_t len, struct wav_hdr *h
         snprintf(why, why_len, "WAV encoding 0x%04x, expected PCM or IEEE float", tag);
         return -1;
     }
-    if (h->channels < 1 || h->channels > MAX_CHANNELS || h->rate < 1 || h->rate > MAX_RATE ||
-        h->block_align < 1 || h->block_align % h->channels) {
+    if (h->rate < MIN_RATE || h->rate > MAX_RATE) {
+        snprintf(why, why_len, "sample rate %d Hz, expected %d to %d Hz", h->rate, MIN_RATE, MAX_RATE);
+        return -1;
+    }
+    if (h->channels < 1 || h->channels > MAX_CHANNELS || h->block_align < 1 || h->block_align % h->channels) {
         snprintf(why, why_len, "fmt chunk: %d channels, %d Hz, block align %d, %d bits do not fit "
                  "together", h->channels, h->rate, h->block_align, bits);
         return -1;
@@ -593,9 +599,9 @@ static voz_status open_source(struct voz_audio *a, const char *path)
             sf_close(a->sf);
             a->sf = NULL;
         } else {
-            if (si.channels < 1 || si.channels > MAX_CHANNELS || si.samplerate < 1 || si.samplerate > MAX_RATE)
-                return voz_fail(VOZ_ERR_FORMAT, "%s: %d channels at %d Hz, expected 1 to %d channels at 1 to %d Hz",
-                                a->name, si.channels, si.samplerate, MAX_CHANNELS, MAX_RATE);
+            if (si.channels < 1 || si.channels > MAX_CHANNELS || si.samplerate < MIN_RATE || si.samplerate > MAX_RATE)
+                return voz_fail(VOZ_ERR_FORMAT, "%s: %d channels at %d Hz, expected 1 to %d channels at %d to %d Hz",
+                                a->name, si.channels, si.samplerate, MAX_CHANNELS, MIN_RATE, MAX_RATE);
             a->info.file_rate = si.samplerate;
             a->info.channels = si.channels;
             a->mpeg = major == SF_FORMAT_MPEG;

@@ -66,7 +66,16 @@ check_help eval --model --decoder --beam --threads --equiv --digits --verbose --
 check_help train --out --train --compose --dev --compose-count --compose-words --gap-ms --skip-bad --cell \
     --layers --hidden --sample-rate --alphabet --words --epochs --batch-size --optimizer --lr --momentum --clip \
     --warmup --lr-decay --plateau --seed --threads --augment-variants --speed --snr-db --gain-db --specaug-time \
-    --specaug-freq --resume --checkpoint-every --max-minutes --name --meta --verbose --help
+    --specaug-freq --crop --vtlp --dropout --resume --checkpoint-every --max-minutes --name --meta --verbose --help
+
+# ---- training options checked before any work: usage errors (exit 2) -------------------------------
+for bad_opt in "--alphabet aa" "--alphabet=" "--crop 1.5:50" "--crop 0.5" "--vtlp 0.4:1.1" "--vtlp 1.2:1.1"; do
+    # shellcheck disable=SC2086
+    "$VOZ" train --out "$tmp/u.voz" --train "$tmp/none.tsv" $bad_opt >/dev/null 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 2 ] && [ "$(grep -c '' "$tmp/err")" -eq 1 ] && [ ! -e "$tmp/u.voz" ] && ok "train $bad_opt: $(cat "$tmp/err")" ||
+        bad "train $bad_opt" "exit $rc (expected 2)" "$(cat "$tmp/err")"
+done
 
 # ---- a FIFO is refused at once, not waited on --------------------------------------------------
 mkfifo "$tmp/fifo"
