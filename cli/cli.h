@@ -21,6 +21,8 @@ void cli_setup_log(int verbose);
 struct voz_model *cli_load_model(const char *path);
 /* --decoder auto|greedy|beam; dies with a usage error otherwise. */
 voz_decoder cli_parse_decoder(const char *s);
+/* --vtln LIST|none into p->warps / p->n_warps; dies with a usage error otherwise. */
+void cli_parse_warps(const char *s, voz_decode_params *p);
 /* The model's class strings (malloc'ed array of voz_model_num_classes, free it). */
 const char **cli_model_classes(const struct voz_model *m);
 /* Dies (exit 1) when path is "-" and the caller started voz with standard input closed. */

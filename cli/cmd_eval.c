@@ -32,6 +32,8 @@ static void usage(FILE *fp)
           "                        CTC decoder (default: auto = beam when the model has a\n"
           "                        word list, else greedy)\n"
           "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
+          "  --vtln LIST|none      VTLN warps whose posteriors are averaged, e.g.\n"
+          "                        0.85,1,1.15 (default: the model's list, if it has one)\n"
           "  --words FILE          word list, one word per line, constraining the beam search\n"
           "                        (default: the model's word list, if it has one)\n"
           "  --threads N           threads for the acoustic model, 1 or 2 (default: 1)\n"
@@ -59,11 +61,12 @@ static voz_status eval_read(void *user, float *buf, size_t max, size_t *got)
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { OPT_DECODER = 256, OPT_BEAM, OPT_THREADS, OPT_EQUIV, OPT_DIGITS, OPT_WORDS };
+    enum { OPT_DECODER = 256, OPT_BEAM, OPT_VTLN, OPT_THREADS, OPT_EQUIV, OPT_DIGITS, OPT_WORDS };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
         { "decoder", required_argument, NULL, OPT_DECODER },
         { "beam", required_argument, NULL, OPT_BEAM },
+        { "vtln", required_argument, NULL, OPT_VTLN },
         { "threads", required_argument, NULL, OPT_THREADS },
         { "equiv", required_argument, NULL, OPT_EQUIV },
         { "digits", no_argument, NULL, OPT_DIGITS },
@@ -83,6 +86,7 @@ int cmd_eval(int argc, char **argv)
         case 'v': verbose = 1; break;
         case OPT_DECODER: dp.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: dp.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
+        case OPT_VTLN: cli_parse_warps(optarg, &dp); break;
         case OPT_THREADS: {
             int t = cli_parse_int("--threads", optarg, 1, 64);
             dp.threads = t >= 2 ? 2 : 1; /* the network runs its two directions at most */

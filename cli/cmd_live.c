@@ -65,6 +65,8 @@ static void usage(FILE *fp)
             "  --decoder auto|greedy|beam\n"
             "                        CTC decoder (default: auto)\n"
             "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
+            "  --vtln LIST|none      VTLN warps whose posteriors are averaged, e.g.\n"
+            "                        0.85,1,1.15 (default: the model's list, if it has one)\n"
             "  --words FILE          word list, one word per line, constraining the beam search\n"
             "                        (default: the model's word list, if it has one)\n"
             "  --verbose             device details, and the sound system's own messages\n"
@@ -268,7 +270,7 @@ static void warn_overflow(struct voz_capture *cap, int *warned)
 int cmd_live(int argc, char **argv)
 {
     enum { OPT_DEVICE = 256, OPT_LIST, OPT_INPUT, OPT_REALTIME, OPT_FORMAT, OPT_VAD, OPT_MAXUTT, OPT_HANGOVER,
-           OPT_DECODER, OPT_BEAM, OPT_WORDS, OPT_VERBOSE };
+           OPT_DECODER, OPT_BEAM, OPT_VTLN, OPT_WORDS, OPT_VERBOSE };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
         { "device", required_argument, NULL, OPT_DEVICE },
@@ -281,6 +283,7 @@ int cmd_live(int argc, char **argv)
         { "hangover", required_argument, NULL, OPT_HANGOVER },
         { "decoder", required_argument, NULL, OPT_DECODER },
         { "beam", required_argument, NULL, OPT_BEAM },
+        { "vtln", required_argument, NULL, OPT_VTLN },
         { "words", required_argument, NULL, OPT_WORDS },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
         { "help", no_argument, NULL, 'h' },
@@ -316,6 +319,7 @@ int cmd_live(int argc, char **argv)
             break;
         case OPT_DECODER: sp.decode.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: sp.decode.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
+        case OPT_VTLN: cli_parse_warps(optarg, &sp.decode); break;
         case OPT_WORDS: words_path = optarg; break;
         case OPT_VERBOSE: lv.verbose = 1; voz_set_quiet_decoders(0); break;
         case 'h':

@@ -105,6 +105,12 @@ struct voz_model *cli_load_model(const char *path)
     return m;
 }
 
+void cli_parse_warps(const char *s, voz_decode_params *p)
+{
+    if (voz_warps_parse(s, p->warps, &p->n_warps) != VOZ_OK)
+        cli_die(EXIT_USAGE, "--vtln: %s", voz_last_error());
+}
+
 voz_decoder cli_parse_decoder(const char *s)
 {
     if (!strcmp(s, "auto"))

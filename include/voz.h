@@ -109,6 +109,8 @@ const char *const *voz_model_words(const struct voz_model *m, int *n);
 
 /* ---- decoding ---------------------------------------------------------------------- */
 
+#define VOZ_MAX_WARPS 8
+
 typedef enum { VOZ_DECODER_AUTO = 0, /* beam when the model has a word list, else greedy */
                VOZ_DECODER_GREEDY, VOZ_DECODER_BEAM } voz_decoder;
 
@@ -118,9 +120,22 @@ typedef struct {
     const char *const *words; /* overrides the model's word list when non-NULL */
     int n_words;
     int threads;              /* 1: worker threads for the acoustic model (1 or 2) */
+    /* Vocal-tract length ensemble: each utterance is analysed with every mel-bank warp
+       listed (Kaldi's VTLN warp; 1 = unwarped) and the network's posteriors are
+       averaged before decoding. A model trained on few speakers then depends less on
+       a new speaker's vocal tract, at n_warps times the acoustic cost. -1: the model's
+       own list (metadata "vtln_ensemble", none when absent); 0: none. Applies to
+       decoding from audio (transcribe, live, eval), not from features. */
+    int n_warps;              /* -1 */
+    float warps[VOZ_MAX_WARPS];
 } voz_decode_params;
 
 voz_decode_params voz_decode_default_params(void);
+/* Parses a warp list "0.85,1,1.15" (1 to VOZ_MAX_WARPS factors in [0.5, 2], comma
+   separated) or "none" (n = 0). VOZ_ERR_INVALID with a message naming the bad entry. */
+voz_status voz_warps_parse(const char *s, float warps[VOZ_MAX_WARPS], int *n);
+/* The model's own ensemble (metadata "vtln_ensemble"): count, warps copied to out. */
+int voz_model_warps(const struct voz_model *m, float out[VOZ_MAX_WARPS]);
 
 typedef struct {
     char *text;       /* UTF-8 */

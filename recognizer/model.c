@@ -7,13 +7,68 @@
 #include "decoder/ctc.h"
 #include "frontend/mfcc.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+voz_status voz_warps_parse(const char *s, float warps[VOZ_MAX_WARPS], int *n)
+{
+    *n = 0;
+    if (!s)
+        return voz_fail(VOZ_ERR_INVALID, "warps: missing");
+    if (!strcmp(s, "none"))
+        return VOZ_OK;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double w = strtod(p, &end);
+        size_t len = (size_t)(end - p);
+        if (end == p || errno || !isfinite(w) || w < 0.5 || w > 2.0 || (*end && *end != ','))
+            return voz_fail(VOZ_ERR_INVALID, "warps: '%.*s' in '%.64s' is not a factor from 0.5 to 2 "
+                            "(expected a list like 0.85,1,1.15, or none)",
+                            (int)(len ? len : strcspn(p, ",")), p, s);
+        if (*n == VOZ_MAX_WARPS)
+            return voz_fail(VOZ_ERR_INVALID, "warps: '%.64s' lists more than %d factors", s, VOZ_MAX_WARPS);
+        warps[(*n)++] = (float)w;
+        if (!*end)
+            return VOZ_OK;
+        p = end + 1;
+    }
+}
+
+int voz_model_warps(const struct voz_model *m, float out[VOZ_MAX_WARPS])
+{
+    memcpy(out, m->warps, sizeof m->warps);
+    return m->n_warps;
+}
+
+/* A warp list the model's filterbank cannot take (knees outside its band) would fail
+   every decode: checked at load like the word list. */
+static voz_status warps_fit(const voz_feature_params *f, const float *w, int n)
+{
+    for (int k = 0; k < n; k++) {
+        voz_feature_params q = *f;
+        q.vtln_warp = w[k];
+        voz_status s = voz_feature_params_check(&q);
+        if (s)
+            return s;
+    }
+    return VOZ_OK;
+}
+
 static voz_status wrap(const char *name, struct voz_model_data *d, struct voz_model **out)
 {
+    float warps[VOZ_MAX_WARPS] = { 0 };
+    int n_warps = 0;
+    const char *ens = voz_model_data_get_meta(d, "vtln_ensemble");
+    if (ens && (voz_warps_parse(ens, warps, &n_warps) != VOZ_OK || warps_fit(&d->feat, warps, n_warps) != VOZ_OK)) {
+        voz_status s = voz_fail(VOZ_ERR_FORMAT, "%s: metadata vtln_ensemble: %s", name, voz_last_error());
+        voz_model_data_release(d);
+        return s;
+    }
     /* A word list the alphabet cannot spell would fail every beam decode: refuse the
        model now, naming the word, rather than each file later. */
     if (d->n_words > 0) {
@@ -33,6 +88,8 @@ static voz_status wrap(const char *name, struct voz_model_data *d, struct voz_mo
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", name);
     }
     m->data = *d;
+    m->n_warps = n_warps;
+    memcpy(m->warps, warps, sizeof warps);
     voz_net_bind(&m->net, &m->data.net, m->data.params);
     snprintf(m->name, sizeof m->name, "%s", name);
     *out = m;
@@ -97,6 +154,7 @@ voz_decode_params voz_decode_default_params(void)
         .words = NULL,
         .n_words = 0,
         .threads = 1,
+        .n_warps = -1,
     };
 }
 
@@ -208,6 +266,12 @@ static voz_status check_params(const voz_decode_params *p)
         return voz_fail(VOZ_ERR_INVALID, "decode: threads is %d, expected 1 or 2", p->threads);
     if (p->words && p->n_words < 0)
         return voz_fail(VOZ_ERR_INVALID, "decode: word count %d is negative", p->n_words);
+    if (p->n_warps < -1 || p->n_warps > VOZ_MAX_WARPS)
+        return voz_fail(VOZ_ERR_INVALID, "decode: n_warps is %d, expected -1 (the model's) to %d", p->n_warps,
+                        VOZ_MAX_WARPS);
+    for (int k = 0; k < p->n_warps; k++)
+        if (!(p->warps[k] >= 0.5f && p->warps[k] <= 2.0f))
+            return voz_fail(VOZ_ERR_INVALID, "decode: warp %d is %g, expected 0.5 to 2", k, p->warps[k]);
     return VOZ_OK;
 }
 
@@ -222,6 +286,14 @@ struct voz_decode_ctx {
     float *lp;                     /* [cap_T][C] log-probabilities */
     int *labels;                   /* [3][cap_T] labels, first and last frames */
     size_t cap_T;                  /* frames lp and labels hold */
+    /* The VTLN ensemble (empty when off, or when it is the unwarped analysis alone):
+       one feature workspace per warp, and the K analyses side by side as one batch. */
+    int K;
+    float warps[VOZ_MAX_WARPS];
+    struct voz_features_ws *wfeat[VOZ_MAX_WARPS];
+    float *xb;                     /* [cap_TK][K][I] features, warp k at batch slot k */
+    float *lpb;                    /* [cap_TK][K][C] log-probabilities per warp */
+    size_t cap_TK;
 };
 
 voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_params *p,
@@ -237,6 +309,19 @@ voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_par
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", m->name);
     c->m = m;
     c->p = p ? *p : defaults;
+    if (c->p.n_warps < 0) {
+        c->K = m->n_warps;
+        memcpy(c->warps, m->warps, sizeof c->warps);
+    } else {
+        c->K = c->p.n_warps;
+        memcpy(c->warps, c->p.warps, sizeof c->warps);
+        if ((s = warps_fit(&m->data.feat, c->warps, c->K))) {
+            free(c);
+            return s;
+        }
+    }
+    if (c->K == 1 && c->warps[0] == 1.0f)
+        c->K = 0; /* the plain analysis */
     *out = c;
     return VOZ_OK;
 }
@@ -246,6 +331,10 @@ void voz_decode_ctx_free(struct voz_decode_ctx *c)
     if (!c)
         return;
     voz_features_ws_free(c->feat);
+    for (int k = 0; k < VOZ_MAX_WARPS; k++)
+        voz_features_ws_free(c->wfeat[k]);
+    free(c->xb);
+    free(c->lpb);
     voz_net_ws_free(c->ws);
     voz_ctc_beam_free(c->beam);
     free(c->lp);
@@ -285,30 +374,26 @@ static voz_status ctx_reserve(struct voz_decode_ctx *c, size_t T)
     return VOZ_OK;
 }
 
-voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats, size_t T, double t0,
-                                   voz_transcript *out, float **logprobs_out)
+/* Refuses non-finite features of one analysis, naming the frame. */
+static voz_status check_features(const struct voz_model *m, const float *feats, size_t T)
+{
+    const size_t I = (size_t)m->data.net.input_dim;
+    for (size_t i = 0; i < T * I; i++)
+        if (!isfinite(feats[i]))
+            return voz_fail(VOZ_ERR_NONFINITE, "%s: feature %zu of frame %zu is not finite", m->name, i % I, i / I);
+    return VOZ_OK;
+}
+
+/* c->lp [T][C] (from the network) -> words, the decoder the params choose. */
+static voz_status decode_lp(struct voz_decode_ctx *c, size_t T, double t0, voz_transcript *out,
+                            float **logprobs_out)
 {
     const struct voz_model *m = c->m;
     const voz_decode_params *p = &c->p;
-    if (logprobs_out)
-        *logprobs_out = NULL;
-    memset(out, 0, sizeof *out);
-    const int I = m->data.net.input_dim, C = m->data.net.classes;
-    const double duration = T * voz_model_frame_seconds(m);
-    if (T == 0)
-        return empty_transcript(out, t0, 0);
-    if (T > INT_MAX / 2)
-        return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
-    for (size_t i = 0; i < T * (size_t)I; i++)
-        if (!isfinite(feats[i]))
-            return voz_fail(VOZ_ERR_NONFINITE, "%s: feature %zu of frame %zu is not finite", m->name,
-                            i % (size_t)I, i / (size_t)I);
-    voz_status s = ctx_reserve(c, T);
-    if (s)
-        return s;
+    const int C = m->data.net.classes;
     const size_t n_lp = T * (size_t)C;
-    float *lp = c->lp;
-    s = voz_net_forward(&m->net, c->ws, feats, NULL, (int)T, 1, lp, 0);
+    const float *lp = c->lp;
+    voz_status s = VOZ_OK;
     for (size_t i = 0; s == VOZ_OK && i < n_lp; i++)
         if (!isfinite(lp[i]))
             s = voz_fail(VOZ_ERR_NONFINITE, "%s: log-probability of class %zu at frame %zu is not finite",
@@ -336,6 +421,7 @@ voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats,
     }
     if ((s = labels_to_words(m, labels, first, last, L, t0, out)))
         return s;
+    const double duration = T * voz_model_frame_seconds(m);
     out->duration = duration;
     out->start = t0;
     out->end = t0 + duration;
@@ -347,6 +433,102 @@ voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats,
         }
         memcpy(*logprobs_out, lp, n_lp * sizeof *lp);
     }
+    return VOZ_OK;
+}
+
+voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats, size_t T, double t0,
+                                   voz_transcript *out, float **logprobs_out)
+{
+    const struct voz_model *m = c->m;
+    if (logprobs_out)
+        *logprobs_out = NULL;
+    memset(out, 0, sizeof *out);
+    if (T == 0)
+        return empty_transcript(out, t0, 0);
+    if (T > INT_MAX / 2)
+        return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
+    voz_status s = check_features(m, feats, T);
+    if (s == VOZ_OK)
+        s = ctx_reserve(c, T);
+    if (s == VOZ_OK)
+        s = voz_net_forward(&m->net, c->ws, feats, NULL, (int)T, 1, c->lp, 0);
+    return s ? s : decode_lp(c, T, t0, out, logprobs_out);
+}
+
+/* The ensemble: K analyses of the same samples, one per warp, through the network as
+   one batch of K (the recurrent matrix products then serve all K at once), their
+   posteriors averaged in the probability domain: lp = log(mean_k exp(lp_k)). */
+static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, size_t n, double t0,
+                                  voz_transcript *out, float **logprobs_out, size_t *T_out)
+{
+    const struct voz_model *m = c->m;
+    const int K = c->K;
+    const size_t I = (size_t)m->data.net.input_dim, C = (size_t)m->data.net.classes;
+    const float *f[VOZ_MAX_WARPS];
+    size_t T = 0;
+    voz_status s;
+    for (int k = 0; k < K; k++) {
+        if (!c->wfeat[k]) {
+            voz_feature_params q = m->data.feat;
+            q.vtln_warp = c->warps[k];
+            if ((s = voz_features_ws_create(&q, c->p.threads, &c->wfeat[k])))
+                return s;
+        }
+        size_t Tk = 0;
+        if ((s = voz_features_ws_compute(c->wfeat[k], pcm, n, &f[k], &Tk)))
+            return s;
+        if (k > 0 && Tk != T) /* the warp moves filters, never frames */
+            return voz_fail(VOZ_ERR_INVALID, "%s: warp %g gives %zu frames, warp %g %zu", m->name, c->warps[k],
+                            Tk, c->warps[0], T);
+        T = Tk;
+        if ((s = check_features(m, f[k], T)))
+            return s;
+    }
+    if (T == 0)
+        return empty_transcript(out, t0, (double)n / m->data.sample_rate);
+    if (T > INT_MAX / 2 / (size_t)K)
+        return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
+    if ((s = ctx_reserve(c, T)))
+        return s;
+    if (T > c->cap_TK) {
+        size_t cap = c->cap_TK + c->cap_TK / 2 > T ? c->cap_TK + c->cap_TK / 2 : T, nx, nl;
+        if (voz_mul_size(cap, (size_t)K * I, &nx) || voz_mul_size(cap, (size_t)K * C, &nl) ||
+            nx > SIZE_MAX / sizeof(float) || nl > SIZE_MAX / sizeof(float))
+            return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", m->name, T);
+        free(c->xb);
+        free(c->lpb);
+        c->xb = malloc(nx * sizeof *c->xb);
+        c->lpb = malloc(nl * sizeof *c->lpb);
+        if (!c->xb || !c->lpb) {
+            free(c->xb);
+            free(c->lpb);
+            c->xb = c->lpb = NULL;
+            c->cap_TK = 0;
+            return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", m->name, T);
+        }
+        c->cap_TK = cap;
+    }
+    for (size_t t = 0; t < T; t++)
+        for (int k = 0; k < K; k++)
+            memcpy(c->xb + (t * (size_t)K + (size_t)k) * I, f[k] + t * I, I * sizeof *c->xb);
+    if ((s = voz_net_forward(&m->net, c->ws, c->xb, NULL, (int)T, K, c->lpb, 0)))
+        return s;
+    const double logK = log((double)K);
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = 0; j < C; j++) {
+            const float *v = c->lpb + t * (size_t)K * C + j;
+            double mx = v[0], sum = 0;
+            for (int k = 1; k < K; k++)
+                mx = v[(size_t)k * C] > mx ? v[(size_t)k * C] : mx;
+            for (int k = 0; k < K; k++)
+                sum += exp(v[(size_t)k * C] - mx);
+            c->lp[t * C + j] = (float)(mx + log(sum) - logK);
+        }
+    memset(out, 0, sizeof *out);
+    if ((s = decode_lp(c, T, t0, out, logprobs_out)))
+        return s;
+    if (T_out)
+        *T_out = T;
     return VOZ_OK;
 }
 
@@ -367,6 +549,13 @@ voz_status voz_decode_ctx_utterance(struct voz_decode_ctx *c, const float *pcm, 
         if (!isfinite(pcm[i]))
             return voz_fail(VOZ_ERR_NONFINITE, "%s: audio sample %zu is not finite", m->name, i);
     voz_status s;
+    if (c->K > 0) {
+        if ((s = decode_ensemble(c, pcm, n, t0, out, logprobs_out, T_out)))
+            return s;
+        out->duration = duration;
+        out->end = t0 + duration;
+        return VOZ_OK;
+    }
     if (!c->feat && (s = voz_features_ws_create(&m->data.feat, c->p.threads, &c->feat)))
         return s;
     const float *feats = NULL;
