@@ -3,6 +3,7 @@
 
     /usr/bin/python3 tools/torch2voz.py STATE_DICT.pt CONFIG.json OUT.voz
     /usr/bin/python3 tools/torch2voz.py --dump MODEL.voz [--tensors]
+    /usr/bin/python3 tools/torch2voz.py --set-meta MODEL.voz --meta KEY=VALUE... --out OUT.voz
 
 STATE_DICT.pt is a torch.save()d state dict whose keys are `rnn.*` (an nn.LSTM, nn.GRU
 or nn.RNN) and `fc.*` (the nn.Linear after it), the names acoustic/net.h uses; other
@@ -21,6 +22,10 @@ empty line; "<space>" for the space), --blank, --sample-rate, --feature KEY=VALU
 the C one (acoustic/model_file.c) and follows models/FORMAT.md, so each checks the
 other. The dump reads a file with the same checks the C reader makes (magic, version,
 sizes, checksum, tensor table) and prints it.
+
+--set-meta copies a model with metadata entries added or replaced and everything else
+unchanged (a decoding default such as vtln_ensemble, without retraining); with no
+--meta the copy is byte-identical.
 
 The module is importable: write_voz() and read_voz() are what tools/fixtures_e2e.py uses.
 """
@@ -322,6 +327,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dump", metavar="MODEL", help="print a voz model file and exit")
     ap.add_argument("--tensors", action="store_true", help="with --dump: the first values of each tensor")
+    ap.add_argument("--set-meta", metavar="MODEL", help="copy MODEL to --out with the --meta entries set")
+    ap.add_argument("--out", dest="out_path", metavar="OUT", help="with --set-meta: the file to write")
     ap.add_argument("state_dict", nargs="?")
     ap.add_argument("config", nargs="?", help="JSON description (see above)")
     ap.add_argument("out", nargs="?")
@@ -340,6 +347,22 @@ def main():
     try:
         if args.dump:
             dump(args.dump, args.tensors)
+            return 0
+        if args.set_meta:
+            if not args.out_path:
+                ap.error("--set-meta needs --out OUT")
+            m = read_voz(args.set_meta)
+            meta = dict(m["metadata"])
+            for kv in args.meta:
+                k, eq, v = kv.partition("=")
+                if not k or not eq:
+                    ap.error(f"--meta needs KEY=VALUE, not {kv!r}")
+                meta[k] = v
+            feats = {k: v for k, v in m["features"].items() if k != "sample_rate"}
+            write_voz(args.out_path, cell=m["cell"], hidden=m["hidden"], layers=m["layers"],
+                      bidirectional=m["bidirectional"], alphabet=m["alphabet"], blank=m["blank"],
+                      tensors=m["tensors"], sample_rate=m["sample_rate"], features=feats, words=m["words"],
+                      metadata=meta)
             return 0
         if not args.state_dict or not args.out:
             ap.error("need STATE_DICT CONFIG OUT (CONFIG may be '-' for none), or --dump MODEL")

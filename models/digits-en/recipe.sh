@@ -65,6 +65,8 @@ CELL=${CELL:-lstm} LAYERS=${LAYERS:-2} HIDDEN=${HIDDEN:-128} BATCH=${BATCH:-16}
 LR=${LR:-0.002} LR_DECAY=${LR_DECAY:-0.85} EPOCHS=${EPOCHS:-100}
 COMPOSE_COUNT=${COMPOSE_COUNT:-3000} SPECAUG_TIME=${SPECAUG_TIME:-2:10} SPECAUG_FREQ=${SPECAUG_FREQ:-2:3}
 SPEED=${SPEED:-0.8:1.25} VARIANTS=${VARIANTS:-6} CROP=${CROP:-} VTLP=${VTLP:-}
+# The decoding default stored in the model: posteriors averaged over three mel-bank warps.
+VTLN_ENSEMBLE=${VTLN_ENSEMBLE:-0.85,1,1.15}
 
 step "dependencies"
 ./tools/install-deps.sh build-essential pkg-config libsndfile1-dev libsoxr-dev libkissfft-dev \
@@ -111,7 +113,7 @@ if [ $eval_only = 0 ]; then
         ${CROP:+--crop $CROP} ${VTLP:+--vtlp $VTLP} \
         --epochs $EPOCHS --max-minutes "$minutes" --seed "$seed" --threads "$threads" \
         --sample-rate 8000 --words models/digits-en/words.txt \
-        --name digits-en --meta "holdout=$holdout" \
+        --name digits-en --meta "holdout=$holdout" --meta "vtln_ensemble=$VTLN_ENSEMBLE" \
         --meta "data=FSDD (Free Spoken Digit Dataset, CC BY-SA 4.0) speakers $speakers + synthetic espeak-ng/flite/festival" \
         2>&1 | tee "$hw/train.log"
 fi
@@ -126,9 +128,15 @@ results=$hw/results.txt
                "synth_heldout_F.tsv:held-out synthetic female voices" \
                "synth_heldout_M.tsv:held-out synthetic male voices"; do
         m=${set%%:*} label=${set#*:}
-        for dec in auto greedy; do
-            r=$("$VOZ" eval -m "$model" "$hw/$m" --decoder $dec --threads "$threads" | paste -sd' ')
-            printf '%-42s %-6s %s\n' "$label" "$dec" "$r"
+        # The model's default decoding (word-list beam over the VTLN ensemble), then
+        # without the ensemble, and greedy with and without it. The ensemble is named
+        # explicitly so that --eval-only of a model without the metadata measures it too.
+        for dec in auto:$VTLN_ENSEMBLE auto:none greedy:$VTLN_ENSEMBLE greedy:none; do
+            name=${dec%%:*}
+            [ "${dec#*:}" = none ] || name="$name+vtln"
+            r=$("$VOZ" eval -m "$model" "$hw/$m" --decoder "${dec%%:*}" --vtln "${dec#*:}" --threads "$threads" |
+                paste -sd' ')
+            printf '%-42s %-11s %s\n' "$label" "$name" "$r"
         done
     done
 } | tee "$results.tmp"
