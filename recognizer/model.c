@@ -287,12 +287,11 @@ struct voz_decode_ctx {
     int *labels;                   /* [3][cap_T] labels, first and last frames */
     size_t cap_T;                  /* frames lp and labels hold */
     /* The VTLN ensemble (empty when off, or when it is the unwarped analysis alone):
-       one feature workspace per warp, and the K analyses side by side as one batch. */
+       one feature workspace per warp; lp accumulates the members. */
     int K;
     float warps[VOZ_MAX_WARPS];
     struct voz_features_ws *wfeat[VOZ_MAX_WARPS];
-    float *xb;                     /* [cap_TK][K][I] features, warp k at batch slot k */
-    float *lpb;                    /* [cap_TK][K][C] log-probabilities per warp */
+    float *lpb;                    /* [cap_TK][C] log-probabilities of the member in hand */
     size_t cap_TK;
 };
 
@@ -333,7 +332,6 @@ void voz_decode_ctx_free(struct voz_decode_ctx *c)
     voz_features_ws_free(c->feat);
     for (int k = 0; k < VOZ_MAX_WARPS; k++)
         voz_features_ws_free(c->wfeat[k]);
-    free(c->xb);
     free(c->lpb);
     voz_net_ws_free(c->ws);
     voz_ctc_beam_free(c->beam);
@@ -455,16 +453,16 @@ voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats,
     return s ? s : decode_lp(c, T, t0, out, logprobs_out);
 }
 
-/* The ensemble: K analyses of the same samples, one per warp, through the network as
-   one batch of K (the recurrent matrix products then serve all K at once), their
-   posteriors averaged in the probability domain: lp = log(mean_k exp(lp_k)). */
+/* The ensemble: K analyses of the same samples, one per warp, each through the
+   network in turn (a batch of K would be no faster on this network and would need K
+   times the workspace), their posteriors averaged in the probability domain:
+   lp = log(mean_k exp(lp_k)), accumulated pairwise into c->lp. */
 static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, size_t n, double t0,
                                   voz_transcript *out, float **logprobs_out, size_t *T_out)
 {
     const struct voz_model *m = c->m;
     const int K = c->K;
-    const size_t I = (size_t)m->data.net.input_dim, C = (size_t)m->data.net.classes;
-    const float *f[VOZ_MAX_WARPS];
+    const size_t C = (size_t)m->data.net.classes;
     size_t T = 0;
     voz_status s;
     for (int k = 0; k < K; k++) {
@@ -474,56 +472,44 @@ static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, si
             if ((s = voz_features_ws_create(&q, c->p.threads, &c->wfeat[k])))
                 return s;
         }
+        const float *f;
         size_t Tk = 0;
-        if ((s = voz_features_ws_compute(c->wfeat[k], pcm, n, &f[k], &Tk)))
+        if ((s = voz_features_ws_compute(c->wfeat[k], pcm, n, &f, &Tk)))
             return s;
         if (k > 0 && Tk != T) /* the warp moves filters, never frames */
             return voz_fail(VOZ_ERR_INVALID, "%s: warp %g gives %zu frames, warp %g %zu", m->name, c->warps[k],
                             Tk, c->warps[0], T);
         T = Tk;
-        if ((s = check_features(m, f[k], T)))
+        if (T == 0)
+            return empty_transcript(out, t0, (double)n / m->data.sample_rate);
+        if (T > INT_MAX / 2)
+            return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
+        if ((s = check_features(m, f, T)) || (s = ctx_reserve(c, T)))
             return s;
-    }
-    if (T == 0)
-        return empty_transcript(out, t0, (double)n / m->data.sample_rate);
-    if (T > INT_MAX / 2 / (size_t)K)
-        return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
-    if ((s = ctx_reserve(c, T)))
-        return s;
-    if (T > c->cap_TK) {
-        size_t cap = c->cap_TK + c->cap_TK / 2 > T ? c->cap_TK + c->cap_TK / 2 : T, nx, nl;
-        if (voz_mul_size(cap, (size_t)K * I, &nx) || voz_mul_size(cap, (size_t)K * C, &nl) ||
-            nx > SIZE_MAX / sizeof(float) || nl > SIZE_MAX / sizeof(float))
-            return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", m->name, T);
-        free(c->xb);
-        free(c->lpb);
-        c->xb = malloc(nx * sizeof *c->xb);
-        c->lpb = malloc(nl * sizeof *c->lpb);
-        if (!c->xb || !c->lpb) {
-            free(c->xb);
+        if (T > c->cap_TK) { /* the second member on: its own buffer */
+            size_t cap = c->cap_TK + c->cap_TK / 2 > T ? c->cap_TK + c->cap_TK / 2 : T, nl;
+            if (voz_mul_size(cap, C, &nl) || nl > SIZE_MAX / sizeof(float))
+                return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", m->name, T);
             free(c->lpb);
-            c->xb = c->lpb = NULL;
-            c->cap_TK = 0;
-            return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", m->name, T);
+            if (!(c->lpb = malloc(nl * sizeof *c->lpb))) {
+                c->cap_TK = 0;
+                return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", m->name, T);
+            }
+            c->cap_TK = cap;
         }
-        c->cap_TK = cap;
+        float *dst = k == 0 ? c->lp : c->lpb;
+        if ((s = voz_net_forward(&m->net, c->ws, f, NULL, (int)T, 1, dst, 0)))
+            return s;
+        if (k == 0)
+            continue;
+        for (size_t i = 0; i < T * C; i++) { /* log(e^a + e^b), stably */
+            float a = c->lp[i], b = dst[i], hi = a > b ? a : b, lo = a > b ? b : a;
+            c->lp[i] = hi + log1pf(expf(lo - hi));
+        }
     }
-    for (size_t t = 0; t < T; t++)
-        for (int k = 0; k < K; k++)
-            memcpy(c->xb + (t * (size_t)K + (size_t)k) * I, f[k] + t * I, I * sizeof *c->xb);
-    if ((s = voz_net_forward(&m->net, c->ws, c->xb, NULL, (int)T, K, c->lpb, 0)))
-        return s;
-    const double logK = log((double)K);
-    for (size_t t = 0; t < T; t++)
-        for (size_t j = 0; j < C; j++) {
-            const float *v = c->lpb + t * (size_t)K * C + j;
-            double mx = v[0], sum = 0;
-            for (int k = 1; k < K; k++)
-                mx = v[(size_t)k * C] > mx ? v[(size_t)k * C] : mx;
-            for (int k = 0; k < K; k++)
-                sum += exp(v[(size_t)k * C] - mx);
-            c->lp[t * C + j] = (float)(mx + log(sum) - logK);
-        }
+    const float logK = logf((float)K);
+    for (size_t i = 0; i < T * C; i++)
+        c->lp[i] -= logK;
     memset(out, 0, sizeof *out);
     if ((s = decode_lp(c, T, t0, out, logprobs_out)))
         return s;

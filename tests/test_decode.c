@@ -206,8 +206,7 @@ static void test_vtln_ensemble(void **state)
     double moved = 0, worst = 0;
     for (size_t i = 0; i < T0 * C; i++) {
         moved = fmax(moved, fabs((double)lpa[i] - lp0[i]));
-        /* The ensemble averages probabilities: log((e^a + e^b) / 2), the two analyses
-           run as one batch of two. */
+        /* The ensemble averages probabilities: log((e^a + e^b) / 2). */
         double want = log(0.5 * (exp((double)lpa[i]) + exp((double)lpb[i])));
         if (want > -30)
             worst = fmax(worst, fabs(lpe[i] - want));
