@@ -23,6 +23,9 @@ struct voz_model *cli_load_model(const char *path);
 voz_decoder cli_parse_decoder(const char *s);
 /* --vtln LIST|none into p->warps / p->n_warps; dies with a usage error otherwise. */
 void cli_parse_warps(const char *s, voz_decode_params *p);
+/* Dies with a usage error when --vtln LIST meets a decoder that is not the beam (greedy
+   reads one analysis): after the model and --words are known. */
+void cli_check_vtln(const struct voz_model *m, const voz_decode_params *p);
 /* The model's class strings (malloc'ed array of voz_model_num_classes, free it). */
 const char **cli_model_classes(const struct voz_model *m);
 /* Dies (exit 1) when path is "-" and the caller started voz with standard input closed. */

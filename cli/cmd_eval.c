@@ -120,6 +120,7 @@ int cmd_eval(int argc, char **argv)
         dp.words = (const char *const *)words->words;
         dp.n_words = words->n;
     }
+    cli_check_vtln(m, &dp);
     int C = voz_model_num_classes(m);
     const char **classes = cli_model_classes(m);
     struct voz_alphabet alpha;

@@ -355,6 +355,7 @@ int cmd_live(int argc, char **argv)
         sp.decode.words = (const char *const *)words->words;
         sp.decode.n_words = words->n;
     }
+    cli_check_vtln(m, &sp.decode);
     const int rate = voz_model_sample_rate(m);
     lv.tty = isatty(STDOUT_FILENO);
     const char *ts = getenv("VOZ_LIVE_TIMESTAMPS");

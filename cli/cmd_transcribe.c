@@ -122,6 +122,7 @@ int cmd_transcribe(int argc, char **argv)
         dp.words = (const char *const *)words->words;
         dp.n_words = words->n;
     }
+    cli_check_vtln(m, &dp);
     int n_files = argc - optind, failed = 0;
     for (int i = optind; i < argc; i++) {
         const char *file = argv[i];

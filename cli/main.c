@@ -111,6 +111,20 @@ void cli_parse_warps(const char *s, voz_decode_params *p)
         cli_die(EXIT_USAGE, "--vtln: %s", voz_last_error());
 }
 
+void cli_check_vtln(const struct voz_model *m, const voz_decode_params *p)
+{
+    int n_words = 0;
+    if (p->words)
+        n_words = p->n_words;
+    else
+        voz_model_words(m, &n_words);
+    int beam = p->decoder == VOZ_DECODER_BEAM || (p->decoder == VOZ_DECODER_AUTO && n_words > 0);
+    if (!beam && p->n_warps > 0 && !(p->n_warps == 1 && p->warps[0] == 1.0f))
+        cli_die(EXIT_USAGE, "--vtln needs the beam decoder (%s), expected --decoder beam or --vtln none",
+                p->decoder == VOZ_DECODER_GREEDY ? "--decoder greedy reads one analysis"
+                                                 : "the model has no word list, so auto means greedy");
+}
+
 voz_decoder cli_parse_decoder(const char *s)
 {
     if (!strcmp(s, "auto"))

@@ -125,7 +125,9 @@ typedef struct {
        averaged before decoding. A model trained on few speakers then depends less on
        a new speaker's vocal tract, at n_warps times the acoustic cost. -1: the model's
        own list (metadata "vtln_ensemble", none when absent); 0: none. Applies to
-       decoding from audio (transcribe, live, eval), not from features. */
+       decoding from audio (transcribe, live, eval), not from features, and to the beam
+       decoder only: greedy decoding of averaged posteriors loses letters, so greedy
+       reads the plain analysis (and an explicit list with greedy is refused). */
     int n_warps;              /* -1 */
     float warps[VOZ_MAX_WARPS];
 } voz_decode_params;

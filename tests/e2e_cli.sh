@@ -59,10 +59,10 @@ check_help() {
     for o in "$@"; do grep -q -- "$o\b" <<<"$help" || missing+=("$o"); done
     [ ${#missing[@]} -eq 0 ] && ok "$cmd --help lists $*" || bad "$cmd --help lacks ${missing[*]}"
 }
-check_help transcribe --model --format --decoder --beam --words --threads --help
+check_help transcribe --model --format --decoder --beam --vtln --words --threads --help
 check_help features --model --format --output --help
 check_help info --help
-check_help eval --model --decoder --beam --threads --equiv --digits --verbose --help
+check_help eval --model --decoder --beam --vtln --threads --equiv --digits --verbose --help
 check_help train --out --train --compose --dev --compose-count --compose-words --gap-ms --skip-bad --cell \
     --layers --hidden --sample-rate --alphabet --words --epochs --batch-size --optimizer --lr --momentum --clip \
     --warmup --lr-decay --plateau --seed --threads --augment-variants --speed --snr-db --gain-db --specaug-time \
@@ -76,6 +76,22 @@ for bad_opt in "--alphabet aa" "--alphabet=" "--crop 1.5:50" "--crop 0.5" "--vtl
     [ $rc -eq 2 ] && [ "$(grep -c '' "$tmp/err")" -eq 1 ] && [ ! -e "$tmp/u.voz" ] && ok "train $bad_opt: $(cat "$tmp/err")" ||
         bad "train $bad_opt" "exit $rc (expected 2)" "$(cat "$tmp/err")"
 done
+
+# ---- --vtln: a bad list, or an ensemble for the greedy decoder, is a usage error -----------------
+printf '%s\tseven three nine two\n' "$CLIP" >"$tmp/clip.tsv"
+for args in "transcribe --vtln 0.4 $CLIP" "transcribe --vtln 1,x $CLIP" "live --input $CLIP --vtln ,1" \
+            "eval --vtln 0.9,1.1 --decoder greedy $tmp/clip.tsv" "transcribe --decoder greedy --vtln 0.9,1.1 $CLIP"; do
+    # shellcheck disable=SC2086
+    "$VOZ" $args >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(grep -c '' "$tmp/err")" -eq 1 ] && ok "${args%% /*}: $(cat "$tmp/err")" ||
+        bad "$args" "exit $rc (expected 2)" "$(cat "$tmp/err")"
+done
+run transcribe --vtln none "$CLIP"
+plain=$out
+run transcribe --vtln 0.9,1.1 "$CLIP"
+[ $rc -eq 0 ] && [ -n "$out" ] && [ -n "$plain" ] && ok "transcribe --vtln none / 0.9,1.1: '$plain' / '$out'" ||
+    bad "transcribe with --vtln" "exit $rc" "$err"
 
 # ---- a FIFO is refused at once, not waited on --------------------------------------------------
 mkfifo "$tmp/fifo"

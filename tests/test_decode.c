@@ -234,6 +234,22 @@ static void test_vtln_ensemble(void **state)
     float *lpn = warped_lp(mw, x, n, 0, NULL, &Tm, NULL); /* 0: none, whatever the model says */
     assert_memory_equal(lpn, lp0, T0 * C * sizeof *lp0);
     free(lpn);
+    /* Greedy reads the plain analysis even when the model has a list, and refuses an
+       explicit one. */
+    {
+        voz_decode_params g = voz_decode_default_params();
+        g.decoder = VOZ_DECODER_GREEDY;
+        voz_transcript t;
+        float *lpg = NULL;
+        assert_int_equal(voz_decode_utterance(mw, x, n, &g, 0, &t, &lpg, &Tm), VOZ_OK);
+        assert_memory_equal(lpg, lp0, T0 * C * sizeof *lp0);
+        free(lpg);
+        voz_transcript_release(&t);
+        g.n_warps = 2, g.warps[0] = 0.9f, g.warps[1] = 1.1f;
+        struct voz_decode_ctx *gc = (void *)1;
+        assert_int_equal(voz_decode_ctx_create(mw, &g, &gc), VOZ_ERR_INVALID);
+        assert_non_null(strstr(voz_last_error(), "beam"));
+    }
     voz_model_free(mw);
 
     /* Bad metadata is a bad model file, named at load. */
