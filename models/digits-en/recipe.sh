@@ -65,8 +65,8 @@ CELL=${CELL:-lstm} LAYERS=${LAYERS:-2} HIDDEN=${HIDDEN:-128} BATCH=${BATCH:-16}
 LR=${LR:-0.002} LR_DECAY=${LR_DECAY:-0.85} EPOCHS=${EPOCHS:-100}
 COMPOSE_COUNT=${COMPOSE_COUNT:-3000} SPECAUG_TIME=${SPECAUG_TIME:-2:10} SPECAUG_FREQ=${SPECAUG_FREQ:-2:3}
 SPEED=${SPEED:-0.8:1.25} VARIANTS=${VARIANTS:-6} CROP=${CROP:-} VTLP=${VTLP:-}
-# The decoding default stored in the model: posteriors averaged over three mel-bank warps.
-VTLN_ENSEMBLE=${VTLN_ENSEMBLE:-0.85,1,1.15}
+# The decoding default stored in the model: posteriors averaged over two mel-bank warps.
+VTLN_ENSEMBLE=${VTLN_ENSEMBLE:-0.9,1.1}
 
 step "dependencies"
 ./tools/install-deps.sh build-essential pkg-config libsndfile1-dev libsoxr-dev libkissfft-dev \
