@@ -26,6 +26,9 @@ void cli_parse_warps(const char *s, voz_decode_params *p);
 /* Dies with a usage error when --vtln LIST meets a decoder that is not the beam (greedy
    reads one analysis): after the model and --words are known. */
 void cli_check_vtln(const struct voz_model *m, const voz_decode_params *p);
+/* Dies with a usage error naming `opt` when a warp does not fit feature options f
+   (VTLN knees outside the band at a low sample rate, an empty mel bin). */
+void cli_check_warps_fit(const char *opt, const voz_feature_params *f, const float *warps, int n);
 /* The model's class strings (malloc'ed array of voz_model_num_classes, free it). */
 const char **cli_model_classes(const struct voz_model *m);
 /* Dies (exit 1) when path is "-" and the caller started voz with standard input closed. */

@@ -209,7 +209,8 @@ int cmd_train(int argc, char **argv)
     const char **meta = calloc((size_t)argc + 1, sizeof *meta);
     if (!train || !compose || !meta)
         cli_die(1, "out of memory");
-    int verbose = 0;
+    int verbose = 0, n_ens = 0;
+    float ens[VOZ_MAX_WARPS];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char name[64];
@@ -341,6 +342,12 @@ int cmd_train(int argc, char **argv)
         } else if (OPT("--meta")) {
             if (!strchr(val, '=') || val[0] == '=')
                 cli_die(EXIT_USAGE, "--meta needs KEY=VALUE, not '%s'", val);
+            /* A decoding default the model could not be loaded with: refused now, not
+               after the training. */
+            if (!strncmp(val, "vtln_ensemble=", 14)) {
+                if (voz_warps_parse(val + 14, ens, &n_ens) != VOZ_OK)
+                    cli_die(EXIT_USAGE, "--meta vtln_ensemble: %s", voz_last_error());
+            }
             meta[p.n_meta++] = val;
         } else if (FLAG("--verbose")) {
             verbose = 1;
@@ -355,6 +362,16 @@ int cmd_train(int argc, char **argv)
     }
     if (!p.out)
         cli_die(EXIT_USAGE, "--out MODEL.voz is required (see voz train --help)");
+    /* Warps must fit the filterbank at the model's rate (the VTLN knees sit 100 Hz and
+       500 Hz inside the band): found here, not by the first clip's features. */
+    voz_feature_params feat = voz_feature_default_params();
+    feat.sample_rate = (float)p.sample_rate;
+    const float vtlp[2] = { p.augment.warp_min, p.augment.warp_max };
+    char vtlp_opt[64];
+    snprintf(vtlp_opt, sizeof vtlp_opt, "--vtlp (at --sample-rate %d)", p.sample_rate);
+    cli_check_warps_fit(vtlp_opt, &feat, vtlp, vtlp[0] != 1 || vtlp[1] != 1 ? 2 : 0);
+    snprintf(vtlp_opt, sizeof vtlp_opt, "--meta vtln_ensemble (at --sample-rate %d)", p.sample_rate);
+    cli_check_warps_fit(vtlp_opt, &feat, ens, n_ens);
     if (p.n_train + p.n_compose == 0)
         cli_die(EXIT_USAGE, "no training data: give --train or --compose manifests");
     p.train = train;

@@ -1,5 +1,6 @@
 /* cli/main.c — the voz command: a table of subcommands, global --help/--version. */
 #include "cli/cli.h"
+#include "frontend/mfcc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +124,18 @@ void cli_check_vtln(const struct voz_model *m, const voz_decode_params *p)
         cli_die(EXIT_USAGE, "--vtln needs the beam decoder (%s), expected --decoder beam or --vtln none",
                 p->decoder == VOZ_DECODER_GREEDY ? "--decoder greedy reads one analysis"
                                                  : "the model has no word list, so auto means greedy");
+    cli_check_warps_fit("--vtln", voz_model_features(m), p->warps, p->n_warps);
+}
+
+void cli_check_warps_fit(const char *opt, const voz_feature_params *f, const float *warps, int n)
+{
+    for (int k = 0; k < n; k++) {
+        voz_feature_params q = *f;
+        q.vtln_warp = warps[k];
+        if (voz_feature_params_check(&q) != VOZ_OK)
+            cli_die(EXIT_USAGE, "%s: warp %g does not fit the model's %g Hz filterbank: %s", opt, warps[k],
+                    f->sample_rate, voz_last_error());
+    }
 }
 
 voz_decoder cli_parse_decoder(const char *s)

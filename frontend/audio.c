@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <sndfile.h>
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -95,7 +96,8 @@ static int wav_parse_fmt(const unsigned char *b, uint32_t len, struct wav_hdr *h
 {
     int tag = le16(b);
     h->channels = le16(b + 2);
-    h->rate = (int)le32(b + 4);
+    uint32_t rate = le32(b + 4);
+    h->rate = rate > MAX_RATE ? MAX_RATE + 1 : (int)rate; /* never negative */
     h->block_align = le16(b + 12);
     int bits = le16(b + 14);
     if (tag == WAV_EXTENSIBLE) {
@@ -111,7 +113,7 @@ static int wav_parse_fmt(const unsigned char *b, uint32_t len, struct wav_hdr *h
         return -1;
     }
     if (h->rate < MIN_RATE || h->rate > MAX_RATE) {
-        snprintf(why, why_len, "sample rate %d Hz, expected %d to %d Hz", h->rate, MIN_RATE, MAX_RATE);
+        snprintf(why, why_len, "sample rate %" PRIu32 " Hz, expected %d to %d Hz", rate, MIN_RATE, MAX_RATE);
         return -1;
     }
     if (h->channels < 1 || h->channels > MAX_CHANNELS || h->block_align < 1 || h->block_align % h->channels) {

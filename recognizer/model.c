@@ -7,7 +7,6 @@
 #include "decoder/ctc.h"
 #include "frontend/mfcc.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -20,22 +19,24 @@ voz_status voz_warps_parse(const char *s, float warps[VOZ_MAX_WARPS], int *n)
         return voz_fail(VOZ_ERR_INVALID, "warps: missing");
     if (!strcmp(s, "none"))
         return VOZ_OK;
-    const char *p = s;
-    for (;;) {
-        char *end;
-        errno = 0;
-        double w = strtod(p, &end);
-        size_t len = (size_t)(end - p);
-        if (end == p || errno || !isfinite(w) || w < 0.5 || w > 2.0 || (*end && *end != ','))
+    /* Each entry is a plain decimal number, nothing else: no spaces, no hex. */
+    for (const char *p = s;; p++) {
+        size_t len = strcspn(p, ",");
+        int plain = len > 0 && len < 32 && strspn(p, "0123456789.eE+-") >= len;
+        char tok[32] = "";
+        if (plain)
+            memcpy(tok, p, len);
+        char *end = tok;
+        double w = plain ? strtod(tok, &end) : 0;
+        if (!plain || *end || !isfinite(w) || w < 0.5 || w > 2.0)
             return voz_fail(VOZ_ERR_INVALID, "warps: '%.*s' in '%.64s' is not a factor from 0.5 to 2 "
-                            "(expected a list like 0.85,1,1.15, or none)",
-                            (int)(len ? len : strcspn(p, ",")), p, s);
+                            "(expected a list like 0.9,1.1, or none)", (int)(len < 64 ? len : 64), p, s);
         if (*n == VOZ_MAX_WARPS)
             return voz_fail(VOZ_ERR_INVALID, "warps: '%.64s' lists more than %d factors", s, VOZ_MAX_WARPS);
         warps[(*n)++] = (float)w;
-        if (!*end)
+        p += len;
+        if (!*p)
             return VOZ_OK;
-        p = end + 1;
     }
 }
 

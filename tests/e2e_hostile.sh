@@ -558,6 +558,8 @@ chmod 000 "$tmp/unreadable.wav"
 # A header claiming 7 Hz: upsampled, its few bytes would become hours of audio.
 python3 -c 'import struct, sys; b = bytearray(open(sys.argv[1], "rb").read()); b[24:28] = struct.pack("<I", 7)
 open(sys.argv[2], "wb").write(b)' "$CLEAN" "$tmp/rate7.wav"
+python3 -c 'import struct, sys; b = bytearray(open(sys.argv[1], "rb").read()); b[24:28] = struct.pack("<I", 0xFFFFFFFF)
+open(sys.argv[2], "wb").write(b)' "$CLEAN" "$tmp/rate_max.wav"
 for cmd in transcribe live features; do
     case $cmd in
     transcribe) pre=(transcribe -m "$MODEL") ;;
@@ -571,6 +573,7 @@ for cmd in transcribe live features; do
     expect_fail "$cmd: a directory" "$tmp/a directory.wav" "directory" -- "${pre[@]}" "$tmp/a directory.wav"
     expect_fail "$cmd: a missing file" "$tmp/missing.wav" "No such file" -- "${pre[@]}" "$tmp/missing.wav"
     expect_fail "$cmd: a 7 Hz header" "$tmp/rate7.wav" "7 Hz" "1000 to" -- "${pre[@]}" "$tmp/rate7.wav"
+    expect_fail "$cmd: a 4294967295 Hz header" "$tmp/rate_max.wav" "4294967295 Hz" -- "${pre[@]}" "$tmp/rate_max.wav"
     run "${pre[@]}" "$tmp/corrupt.mp3"
     if [ "$(lines_of "$err")" -le 1 ] && [[ "$err" != *mpg123* ]] && { [ $rc -eq 0 ] || [[ "$err" == "voz: $tmp/corrupt.mp3"* ]]; }; then
         ok "$cmd: corrupt MP3: exit $rc, ${err:-no message}"

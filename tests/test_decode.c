@@ -276,6 +276,14 @@ static void test_vtln_ensemble(void **state)
     assert_int_equal(voz_warps_parse("0.4", w, &k), VOZ_ERR_INVALID);
     assert_non_null(strstr(voz_last_error(), "'0.4'"));
     assert_int_equal(voz_warps_parse("1;2", w, &k), VOZ_ERR_INVALID);
+    /* Plain decimals only, and the message names the whole bad entry. */
+    static const char *const bad_lists[] = { " 0.9", "0.9 ,1.1", "0.9, 1.1", "0x1p0", "1.0.0", "1,,1", "inf" };
+    for (size_t i = 0; i < sizeof bad_lists / sizeof bad_lists[0]; i++)
+        assert_int_equal(voz_warps_parse(bad_lists[i], w, &k), VOZ_ERR_INVALID);
+    assert_int_equal(voz_warps_parse("0.9 ,1.1", w, &k), VOZ_ERR_INVALID);
+    assert_non_null(strstr(voz_last_error(), "'0.9 '"));
+    assert_int_equal(voz_warps_parse("+1,1e0", w, &k), VOZ_OK);
+    assert_int_equal(k, 2);
     voz_decode_params p = voz_decode_default_params();
     struct voz_decode_ctx *c;
     p.n_warps = 9;

@@ -185,6 +185,24 @@ class FormatError(Exception):
     pass
 
 
+def check_warps(text):
+    """The rule voz applies to metadata vtln_ensemble at load (recognizer/model.c):
+    'none', or 1 to 8 plain decimal factors from 0.5 to 2, comma separated."""
+    if text == "none":
+        return
+    parts = text.split(",")
+    if len(parts) > 8:
+        raise ValueError(f"vtln_ensemble {text[:64]!r} lists more than 8 factors")
+    for t in parts:
+        ok = bool(t) and len(t) < 32 and all(c in "0123456789.eE+-" for c in t)
+        try:
+            w = float(t) if ok else 0.0
+        except ValueError:
+            w = 0.0
+        if not 0.5 <= w <= 2.0:
+            raise ValueError(f"vtln_ensemble: {t[:64]!r} in {text[:64]!r} is not a factor from 0.5 to 2")
+
+
 def read_voz(path):
     """Reads and checks a voz model; returns a dict (tensors as numpy float32 arrays)."""
     import numpy as np
@@ -358,6 +376,8 @@ def main():
                 if not k or not eq:
                     ap.error(f"--meta needs KEY=VALUE, not {kv!r}")
                 meta[k] = v
+            if "vtln_ensemble" in meta:
+                check_warps(meta["vtln_ensemble"])
             feats = {k: v for k, v in m["features"].items() if k != "sample_rate"}
             write_voz(args.out_path, cell=m["cell"], hidden=m["hidden"], layers=m["layers"],
                       bidirectional=m["bidirectional"], alphabet=m["alphabet"], blank=m["blank"],
