@@ -289,6 +289,7 @@ struct voz_decode_ctx {
     size_t cap_T;                  /* frames lp and labels hold */
     /* The VTLN ensemble (empty when off, or when it is the unwarped analysis alone):
        one feature workspace per warp; lp accumulates the members. */
+    int beam_decoder;              /* the params resolve to the beam search */
     int K;
     float warps[VOZ_MAX_WARPS];
     struct voz_features_ws *wfeat[VOZ_MAX_WARPS];
@@ -325,7 +326,8 @@ voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_par
        out FSDD strings: 23% WER greedy, 41% greedy over the ensemble, while the beam
        went from 16% to 14%). So greedy always reads the plain analysis. */
     int n_words = c->p.words ? c->p.n_words : m->data.n_words;
-    int beam = c->p.decoder == VOZ_DECODER_BEAM || (c->p.decoder == VOZ_DECODER_AUTO && n_words > 0);
+    int beam = c->beam_decoder =
+        c->p.decoder == VOZ_DECODER_BEAM || (c->p.decoder == VOZ_DECODER_AUTO && n_words > 0);
     if (!beam && c->p.n_warps > 0 && !(c->p.n_warps == 1 && c->p.warps[0] == 1.0f)) {
         free(c);
         return voz_fail(VOZ_ERR_INVALID, "decode: a VTLN ensemble needs the beam decoder (greedy reads one "
@@ -413,10 +415,9 @@ static voz_status decode_lp(struct voz_decode_ctx *c, size_t T, double t0, voz_t
 
     const char *const *words = p->words ? p->words : (const char *const *)m->data.words;
     int n_words = p->words ? p->n_words : m->data.n_words;
-    int beam = p->decoder == VOZ_DECODER_BEAM || (p->decoder == VOZ_DECODER_AUTO && n_words > 0);
     int *labels = c->labels, *first = labels + T, *last = labels + 2 * T;
     int L;
-    if (beam) {
+    if (c->beam_decoder) {
         if (!c->beam && (s = voz_ctc_beam_create((const char *const *)m->data.classes, C, m->data.blank, words,
                                                  n_words, p->beam, &c->beam)))
             return s;
