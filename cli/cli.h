@@ -23,8 +23,9 @@ struct voz_model *cli_load_model(const char *path);
 voz_decoder cli_parse_decoder(const char *s);
 /* --vtln LIST|none into p->warps / p->n_warps; dies with a usage error otherwise. */
 void cli_parse_warps(const char *s, voz_decode_params *p);
-/* Dies with a usage error when --vtln LIST meets a decoder that is not the beam (greedy
-   reads one analysis): after the model and --words are known. */
+/* Dies with a usage error when the decode params do not fit the model (--vtln with a
+   decoder other than the beam, or warps its filterbank cannot take): after the model
+   and --words are known. */
 void cli_check_vtln(const struct voz_model *m, const voz_decode_params *p);
 /* Dies with a usage error naming `opt` when a warp does not fit feature options f
    (VTLN knees outside the band at a low sample rate, an empty mel bin). */

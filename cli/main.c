@@ -1,6 +1,7 @@
 /* cli/main.c — the voz command: a table of subcommands, global --help/--version. */
 #include "cli/cli.h"
 #include "frontend/mfcc.h"
+#include "recognizer/decode.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,17 +115,13 @@ void cli_parse_warps(const char *s, voz_decode_params *p)
 
 void cli_check_vtln(const struct voz_model *m, const voz_decode_params *p)
 {
-    int n_words = 0;
-    if (p->words)
-        n_words = p->n_words;
-    else
-        voz_model_words(m, &n_words);
-    int beam = p->decoder == VOZ_DECODER_BEAM || (p->decoder == VOZ_DECODER_AUTO && n_words > 0);
-    if (!beam && p->n_warps > 0 && !(p->n_warps == 1 && p->warps[0] == 1.0f))
-        cli_die(EXIT_USAGE, "--vtln needs the beam decoder (%s), expected --decoder beam or --vtln none",
-                p->decoder == VOZ_DECODER_GREEDY ? "--decoder greedy reads one analysis"
-                                                 : "the model has no word list, so auto means greedy");
-    cli_check_warps_fit("--vtln", voz_model_features(m), p->warps, p->n_warps);
+    /* The decoding context applies the rules (beam only, warps that fit the model's
+       filterbank); creating one here turns a violation into a usage error before any
+       file is read. */
+    struct voz_decode_ctx *c;
+    if (voz_decode_ctx_create(m, p, &c) != VOZ_OK)
+        cli_die(EXIT_USAGE, "--vtln: %s", voz_last_error());
+    voz_decode_ctx_free(c);
 }
 
 void cli_check_warps_fit(const char *opt, const voz_feature_params *f, const float *warps, int n)
@@ -165,10 +162,9 @@ static int stdin_closed, stdout_closed;
 
 void cli_check_stdout(void)
 {
-    if ((fflush(stdout) != 0 || ferror(stdout)) && stdout_closed)
-        cli_die(1, "error writing to standard output: it is closed");
     if (fflush(stdout) != 0 || ferror(stdout))
-        cli_die(1, "error writing to standard output: %s", strerror(errno ? errno : EIO));
+        cli_die(1, "error writing to standard output: %s",
+                stdout_closed ? "it is closed" : strerror(errno ? errno : EIO));
 }
 
 _Noreturn void cli_option_error(const char *cmd, int c, const void *longopts, int argc, char **argv)

@@ -329,9 +329,10 @@ voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_par
     int beam = c->beam_decoder =
         c->p.decoder == VOZ_DECODER_BEAM || (c->p.decoder == VOZ_DECODER_AUTO && n_words > 0);
     if (!beam && c->p.n_warps > 0 && !(c->p.n_warps == 1 && c->p.warps[0] == 1.0f)) {
+        int greedy = c->p.decoder == VOZ_DECODER_GREEDY;
         free(c);
-        return voz_fail(VOZ_ERR_INVALID, "decode: a VTLN ensemble needs the beam decoder (greedy reads one "
-                        "analysis)");
+        return voz_fail(VOZ_ERR_INVALID, "decode: a VTLN ensemble needs the beam decoder (%s)",
+                        greedy ? "greedy reads one analysis" : "no word list, so auto means greedy");
     }
     if (!beam || (c->K == 1 && c->warps[0] == 1.0f))
         c->K = 0; /* the plain analysis */
