@@ -290,6 +290,16 @@ static void test_vtln_ensemble(void **state)
     assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_ERR_INVALID);
     p.n_warps = 1, p.warps[0] = 2.5f;
     assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_ERR_INVALID);
+    /* A warp the filterbank cannot take (a 1 kHz band has no room for the VTLN knees)
+       is refused when the context is made, not per utterance. */
+    float rate = m->data.feat.sample_rate;
+    m->data.feat.sample_rate = 1000;
+    p.n_warps = 1, p.warps[0] = 1.1f;
+    assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_ERR_INVALID);
+    assert_non_null(strstr(voz_last_error(), "VTLN knees"));
+    m->data.feat.sample_rate = rate;
+    assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_OK);
+    voz_decode_ctx_free(c);
 
     free(lp0);
     free(lp1);
