@@ -384,36 +384,64 @@ static void fmt_shape(char *buf, size_t cap, int ndim, const uint64_t *shape)
         snprintf(buf + k, cap - k, "]");
 }
 
-/* The tensor table, checked against the layout the configuration implies, then the
-   data copied into a fresh parameter block and checked for finiteness. */
-static voz_status parse_tensors(struct cur *c, const struct section *data, struct voz_model_data *m)
+/* Member j's tensor names: member 0 uses the plain names, member j >= 1 the same names
+   behind "member<j>." (format version 2). */
+_Static_assert(VOZ_MODEL_MAX_MEMBERS <= 9, "member names carry one digit");
+static void member_tensor(const voz_net_config *cfg, int per, int idx, voz_tensor_info *info)
+{
+    voz_net_tensor(cfg, idx % per, info);
+    int j = idx / per;
+    if (j > 0) { /* j < VOZ_MODEL_MAX_MEMBERS <= 9: one digit; base names are short */
+        char base[sizeof info->name];
+        memcpy(base, info->name, sizeof base);
+        size_t len = strnlen(base, sizeof info->name - 9);
+        memcpy(info->name, "member0.", 8);
+        info->name[6] = (char)('0' + j);
+        memcpy(info->name + 8, base, len);
+        info->name[8 + len] = 0;
+        info->offset += (size_t)j * voz_net_num_floats(cfg);
+    }
+}
+
+/* The tensor table, checked against the layout the configuration implies (once per
+   member network), then the data copied into a fresh parameter block and checked for
+   finiteness. */
+static voz_status parse_tensors(struct cur *c, const struct section *data, uint32_t version,
+                                struct voz_model_data *m)
 {
     const voz_net_config *cfg = &m->net;
-    int n_expected = voz_net_num_tensors(cfg);
+    const int per = voz_net_num_tensors(cfg);
+    const uint32_t max_members = version >= 2 ? VOZ_MODEL_MAX_MEMBERS : 1;
     uint32_t n;
     voz_status s = rd_count(c, "tensors", 4 + 1 + 4 + 4 + 8 + 8 + 8, &n);
     if (s)
         return s;
-    if (n != (uint32_t)n_expected)
-        return voz_fail(VOZ_ERR_FORMAT, "%s: tensor table has %" PRIu32 " tensors, expected %d for this network",
-                        c->name, n, n_expected);
+    if (per <= 0 || n == 0 || n % (uint32_t)per || n / (uint32_t)per > max_members) {
+        if (max_members == 1)
+            return voz_fail(VOZ_ERR_FORMAT, "%s: tensor table has %" PRIu32 " tensors, expected %d for this network",
+                            c->name, n, per);
+        return voz_fail(VOZ_ERR_FORMAT, "%s: tensor table has %" PRIu32 " tensors, expected %d per network for "
+                        "1 to %u networks", c->name, n, per, VOZ_MODEL_MAX_MEMBERS);
+    }
+    const int members = (int)(n / (uint32_t)per), n_expected = (int)n;
     /* The parameter block is allocated from the configuration: only once the data
        section is known to hold that many bytes. */
-    size_t nweights = voz_net_num_weights(cfg);
-    if ((uint64_t)nweights > data->size / 4)
-        return voz_fail(VOZ_ERR_FORMAT, "%s: truncated: the network needs %" PRIu64
-                        " bytes of tensors, the data section has %" PRIu64, c->name, (uint64_t)nweights * 4,
-                        data->size);
+    uint64_t nweights = (uint64_t)voz_net_num_weights(cfg) * (uint64_t)members;
+    if (nweights > data->size / 4)
+        return voz_fail(VOZ_ERR_FORMAT, "%s: truncated: the network%s need%s %" PRIu64
+                        " bytes of tensors, the data section has %" PRIu64, c->name, members > 1 ? "s" : "",
+                        members > 1 ? "" : "s", nweights * 4, data->size);
     /* ext[2i], ext[2i+1]: file extent of expected tensor i, 0 = not seen yet */
     uint64_t *ext = calloc((size_t)n_expected * 2, sizeof *ext);
     int *seen = calloc((size_t)n_expected, sizeof *seen);
-    size_t nfloats = voz_net_num_floats(cfg);
+    size_t nfloats = voz_net_num_floats(cfg) * (size_t)members;
     m->params = voz_alloc_aligned(nfloats * sizeof(float));
     if (!ext || !seen || !m->params) {
         free(ext);
         free(seen);
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu parameters", c->name, nfloats);
     }
+    m->members = members;
     const uint64_t data_lo = data->start, data_hi = data->start + data->size;
     for (uint32_t t = 0; t < n && s == VOZ_OK; t++) {
         char field[48], name[MAX_NAME + 1];
@@ -439,15 +467,19 @@ static voz_status parse_tensors(struct cur *c, const struct section *data, struc
         int idx = -1;
         voz_tensor_info info;
         for (int i = 0; i < n_expected; i++) {
-            voz_net_tensor(cfg, i, &info);
+            member_tensor(cfg, per, i, &info);
             if (!strcmp(info.name, name)) {
                 idx = i;
                 break;
             }
         }
         if (idx < 0) {
-            s = voz_fail(VOZ_ERR_FORMAT, "%s: unexpected tensor '%s' for a %d-layer %s%s network", c->name, name,
-                         cfg->layers, cfg->bidirectional ? "bidirectional " : "", voz_cell_name(cfg->cell));
+            char held[48] = ""; /* "member5." in a file of two is the likely slip: say how many */
+            if (members > 1)
+                snprintf(held, sizeof held, " (the table holds %d)", members);
+            s = voz_fail(VOZ_ERR_FORMAT, "%s: unexpected tensor '%s' for %s%d-layer %s%s network%s%s", c->name, name,
+                         members > 1 ? "" : "a ", cfg->layers, cfg->bidirectional ? "bidirectional " : "",
+                         voz_cell_name(cfg->cell), members > 1 ? "s" : "", held);
             break;
         }
         if (seen[idx]) {
@@ -494,7 +526,7 @@ static voz_status parse_tensors(struct cur *c, const struct section *data, struc
         for (int i = 0; i < n_expected; i++)
             if (i != idx && ext[2 * i + 1] && off < ext[2 * i + 1] && ext[2 * i] < off + bytes) {
                 voz_tensor_info other;
-                voz_net_tensor(cfg, i, &other);
+                member_tensor(cfg, per, i, &other);
                 s = voz_fail(VOZ_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap in the file", c->name, name,
                              other.name);
                 break;
@@ -608,7 +640,7 @@ voz_status voz_model_data_parse(const void *data, size_t size, const char *name,
         case S_ALPH: s = parse_alph(&c, out); break;
         case S_WORD: s = parse_words(&c, out); break;
         case S_META: s = parse_meta(&c, out); break;
-        case S_TENS: s = parse_tensors(&c, &sec[S_DATA], out); break;
+        case S_TENS: s = parse_tensors(&c, &sec[S_DATA], version, out); break;
         }
     }
     if (s) {
@@ -776,6 +808,9 @@ static voz_status check_for_write(const struct voz_model_data *m)
         return voz_fail(VOZ_ERR_INVALID, "model: bad word list or metadata count");
     if (!m->params)
         return voz_fail(VOZ_ERR_INVALID, "model: no parameters");
+    if (m->members < 0 || m->members > VOZ_MODEL_MAX_MEMBERS)
+        return voz_fail(VOZ_ERR_INVALID, "model: %d member networks, expected 1..%d", m->members,
+                        VOZ_MODEL_MAX_MEMBERS);
     return VOZ_OK;
 }
 
@@ -786,11 +821,13 @@ voz_status voz_model_data_serialize(const struct voz_model_data *m, void **out, 
     voz_status s = check_for_write(m);
     if (s)
         return s;
+    /* One network is written as version 1, so such files stay readable by every voz. */
+    const int members = m->members > 1 ? m->members : 1;
     struct wbuf b = { 0 };
     unsigned char *h = wb_grow(&b, HEADER_V1);
     if (h) {
         memcpy(h, VOZ_MODEL_MAGIC, 8);
-        put_u32(h + 8, VOZ_MODEL_VERSION);
+        put_u32(h + 8, members > 1 ? 2u : 1u);
         put_u32(h + 12, HEADER_V1);
     }
     const voz_feature_params *f = &m->feat;
@@ -855,11 +892,11 @@ voz_status voz_model_data_serialize(const struct voz_model_data *m, void **out, 
 
     /* The table needs absolute offsets into DATA, whose start follows from the
        table's own size: names are the only variable part. */
-    int nt = voz_net_num_tensors(&m->net);
+    const int per = voz_net_num_tensors(&m->net), nt = per * members;
     uint64_t table = 4;
     for (int i = 0; i < nt; i++) {
         voz_tensor_info ti;
-        voz_net_tensor(&m->net, i, &ti);
+        member_tensor(&m->net, per, i, &ti);
         table += 4 + strlen(ti.name) + 8 + 8 * (uint64_t)ti.ndim + 16;
     }
     uint64_t data_start = b.n + 16 + ((table + 7) & ~(uint64_t)7) + 16;
@@ -868,7 +905,7 @@ voz_status voz_model_data_serialize(const struct voz_model_data *m, void **out, 
     wb_u32(&b, (uint32_t)nt);
     for (int i = 0; i < nt; i++) {
         voz_tensor_info ti;
-        voz_net_tensor(&m->net, i, &ti);
+        member_tensor(&m->net, per, i, &ti);
         wb_str(&b, ti.name);
         wb_u32(&b, 0);
         wb_u32(&b, (uint32_t)ti.ndim);
@@ -883,7 +920,7 @@ voz_status voz_model_data_serialize(const struct voz_model_data *m, void **out, 
     at = sec_begin(&b, "DATA");
     for (int i = 0; i < nt && !b.oom; i++) {
         voz_tensor_info ti;
-        voz_net_tensor(&m->net, i, &ti);
+        member_tensor(&m->net, per, i, &ti);
         wb_align(&b, 64);
         unsigned char *q = wb_grow(&b, ti.numel * 4);
         if (!q)

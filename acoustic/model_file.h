@@ -9,7 +9,8 @@
 #include "acoustic/net.h"
 
 #define VOZ_MODEL_MAGIC "VOZMODEL"  /* 8 bytes */
-#define VOZ_MODEL_VERSION 1
+#define VOZ_MODEL_VERSION 2        /* the newest read; written only when needed */
+#define VOZ_MODEL_MAX_MEMBERS VOZ_MAX_MEMBERS /* networks in one file (version 2) */
 
 struct voz_model_data {
     int sample_rate;             /* Hz the model expects */
@@ -21,7 +22,11 @@ struct voz_model_data {
     int n_words;
     char **meta_keys, **meta_values; /* free-form metadata (name, recipe, data...) */
     int n_meta;
-    float *params;               /* voz_net_num_floats(&net), 64-byte aligned, owned */
+    /* An ensemble holds several networks of the same configuration, trained apart, whose
+       posteriors the decoder averages. Member j's block starts at
+       params + j * voz_net_num_floats(&net). 0 means 1 for a writer; a reader sets it. */
+    int members;
+    float *params;               /* members blocks of voz_net_num_floats(&net), 64-byte aligned, owned */
     uint32_t checksum;           /* CRC-32 read from / written to the file */
     size_t file_size;
 };

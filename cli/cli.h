@@ -23,10 +23,10 @@ struct voz_model *cli_load_model(const char *path);
 voz_decoder cli_parse_decoder(const char *s);
 /* --vtln LIST|none into p->warps / p->n_warps; dies with a usage error otherwise. */
 void cli_parse_warps(const char *s, voz_decode_params *p);
-/* Dies with a usage error when the decode params do not fit the model (--vtln with a
-   decoder other than the beam, or warps its filterbank cannot take): after the model
-   and --words are known. */
-void cli_check_vtln(const struct voz_model *m, const voz_decode_params *p);
+/* Dies with a usage error when the decode params do not fit the model (--vtln or
+   --members > 1 with a decoder other than the beam, warps its filterbank cannot take,
+   more members than it has): after the model and --words are known. */
+void cli_check_decode(const struct voz_model *m, const voz_decode_params *p);
 /* Dies with a usage error naming `opt` when a warp does not fit feature options f
    (VTLN knees outside the band at a low sample rate, an empty mel bin). */
 void cli_check_warps_fit(const char *opt, const voz_feature_params *f, const float *warps, int n);
@@ -71,5 +71,6 @@ int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_live(int argc, char **argv);
+int cmd_ensemble(int argc, char **argv);
 
 #endif

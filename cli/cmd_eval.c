@@ -33,7 +33,9 @@ static void usage(FILE *fp)
           "                        word list, else greedy)\n"
           "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
           "  --vtln LIST|none      VTLN warps whose posteriors are averaged, e.g.\n"
-          "                        0.85,1,1.15 (default: the model's list, if it has one)\n"
+          "                        0.9,1.1 (default: the model's list, if it has one)\n"
+            "  --members N           networks of an ensemble model to average, 1..8\n"
+            "                        (default: all of them)\n"
           "  --words FILE          word list, one word per line, constraining the beam search\n"
           "                        (default: the model's word list, if it has one)\n"
           "  --threads N           threads for the acoustic model, 1 or 2 (default: 1)\n"
@@ -61,12 +63,13 @@ static voz_status eval_read(void *user, float *buf, size_t max, size_t *got)
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { OPT_DECODER = 256, OPT_BEAM, OPT_VTLN, OPT_THREADS, OPT_EQUIV, OPT_DIGITS, OPT_WORDS };
+    enum { OPT_DECODER = 256, OPT_BEAM, OPT_VTLN, OPT_MEMBERS, OPT_THREADS, OPT_EQUIV, OPT_DIGITS, OPT_WORDS };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
         { "decoder", required_argument, NULL, OPT_DECODER },
         { "beam", required_argument, NULL, OPT_BEAM },
         { "vtln", required_argument, NULL, OPT_VTLN },
+        { "members", required_argument, NULL, OPT_MEMBERS },
         { "threads", required_argument, NULL, OPT_THREADS },
         { "equiv", required_argument, NULL, OPT_EQUIV },
         { "digits", no_argument, NULL, OPT_DIGITS },
@@ -87,6 +90,7 @@ int cmd_eval(int argc, char **argv)
         case OPT_DECODER: dp.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: dp.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
         case OPT_VTLN: cli_parse_warps(optarg, &dp); break;
+        case OPT_MEMBERS: dp.n_members = cli_parse_int("--members", optarg, 1, VOZ_MAX_MEMBERS); break;
         case OPT_THREADS: {
             int t = cli_parse_int("--threads", optarg, 1, 64);
             dp.threads = t >= 2 ? 2 : 1; /* the network runs its two directions at most */
@@ -120,7 +124,7 @@ int cmd_eval(int argc, char **argv)
         dp.words = (const char *const *)words->words;
         dp.n_words = words->n;
     }
-    cli_check_vtln(m, &dp);
+    cli_check_decode(m, &dp);
     int C = voz_model_num_classes(m);
     const char **classes = cli_model_classes(m);
     struct voz_alphabet alpha;

@@ -127,6 +127,10 @@ int cmd_info(int argc, char **argv)
     row("log_softmax", "LogSoftmax", shape, 0);
     total += fc;
     printf("%.*s\n", 57, "==========================================================================");
+    if (d->members > 1) {
+        printf("networks: %d of this shape (an ensemble: the beam decoder averages them)\n", d->members);
+        total *= (size_t)d->members;
+    }
     printf("total parameters: %s (%.1f KiB as float32)\n", grouped(total, num, sizeof num), total * 4 / 1024.0);
     printf("cell %s, hidden %d per direction, %d layer%s, %s, %d classes\n\n", voz_cell_name(nc->cell),
            nc->hidden, nc->layers, nc->layers == 1 ? "" : "s", nc->bidirectional ? "bidirectional" : "unidirectional",

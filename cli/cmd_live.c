@@ -66,7 +66,9 @@ static void usage(FILE *fp)
             "                        CTC decoder (default: auto)\n"
             "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
             "  --vtln LIST|none      VTLN warps whose posteriors are averaged, e.g.\n"
-            "                        0.85,1,1.15 (default: the model's list, if it has one)\n"
+            "                        0.9,1.1 (default: the model's list, if it has one)\n"
+            "  --members N           networks of an ensemble model to average, 1..8\n"
+            "                        (default: all of them)\n"
             "  --words FILE          word list, one word per line, constraining the beam search\n"
             "                        (default: the model's word list, if it has one)\n"
             "  --verbose             device details, and the sound system's own messages\n"
@@ -270,7 +272,7 @@ static void warn_overflow(struct voz_capture *cap, int *warned)
 int cmd_live(int argc, char **argv)
 {
     enum { OPT_DEVICE = 256, OPT_LIST, OPT_INPUT, OPT_REALTIME, OPT_FORMAT, OPT_VAD, OPT_MAXUTT, OPT_HANGOVER,
-           OPT_DECODER, OPT_BEAM, OPT_VTLN, OPT_WORDS, OPT_VERBOSE };
+           OPT_DECODER, OPT_BEAM, OPT_VTLN, OPT_MEMBERS, OPT_WORDS, OPT_VERBOSE };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
         { "device", required_argument, NULL, OPT_DEVICE },
@@ -284,6 +286,7 @@ int cmd_live(int argc, char **argv)
         { "decoder", required_argument, NULL, OPT_DECODER },
         { "beam", required_argument, NULL, OPT_BEAM },
         { "vtln", required_argument, NULL, OPT_VTLN },
+        { "members", required_argument, NULL, OPT_MEMBERS },
         { "words", required_argument, NULL, OPT_WORDS },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
         { "help", no_argument, NULL, 'h' },
@@ -320,6 +323,7 @@ int cmd_live(int argc, char **argv)
         case OPT_DECODER: sp.decode.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: sp.decode.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
         case OPT_VTLN: cli_parse_warps(optarg, &sp.decode); break;
+        case OPT_MEMBERS: sp.decode.n_members = cli_parse_int("--members", optarg, 1, VOZ_MAX_MEMBERS); break;
         case OPT_WORDS: words_path = optarg; break;
         case OPT_VERBOSE: lv.verbose = 1; voz_set_quiet_decoders(0); break;
         case 'h':
@@ -355,7 +359,7 @@ int cmd_live(int argc, char **argv)
         sp.decode.words = (const char *const *)words->words;
         sp.decode.n_words = words->n;
     }
-    cli_check_vtln(m, &sp.decode);
+    cli_check_decode(m, &sp.decode);
     const int rate = voz_model_sample_rate(m);
     lv.tty = isatty(STDOUT_FILENO);
     const char *ts = getenv("VOZ_LIVE_TIMESTAMPS");

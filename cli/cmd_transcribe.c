@@ -25,7 +25,9 @@ static void usage(FILE *fp)
             "                        known, else greedy)\n"
             "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
             "  --vtln LIST|none      VTLN warps whose posteriors are averaged, e.g.\n"
-            "                        0.85,1,1.15 (default: the model's list, if it has one)\n"
+            "                        0.9,1.1 (default: the model's list, if it has one)\n"
+            "  --members N           networks of an ensemble model to average, 1..8\n"
+            "                        (default: all of them)\n"
             "  --words FILE          word list, one word per line, constraining the beam search\n"
             "                        (default: the model's word list, if it has one)\n"
             "  --threads N           threads for the acoustic model, 1 or 2 (default: 1)\n"
@@ -70,13 +72,14 @@ static void report_failure(const char *file, voz_status s)
 
 int cmd_transcribe(int argc, char **argv)
 {
-    enum { OPT_FORMAT = 256, OPT_DECODER, OPT_BEAM, OPT_VTLN, OPT_WORDS, OPT_THREADS };
+    enum { OPT_FORMAT = 256, OPT_DECODER, OPT_BEAM, OPT_VTLN, OPT_MEMBERS, OPT_WORDS, OPT_THREADS };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
         { "format", required_argument, NULL, OPT_FORMAT },
         { "decoder", required_argument, NULL, OPT_DECODER },
         { "beam", required_argument, NULL, OPT_BEAM },
         { "vtln", required_argument, NULL, OPT_VTLN },
+        { "members", required_argument, NULL, OPT_MEMBERS },
         { "words", required_argument, NULL, OPT_WORDS },
         { "threads", required_argument, NULL, OPT_THREADS },
         { "help", no_argument, NULL, 'h' },
@@ -101,6 +104,7 @@ int cmd_transcribe(int argc, char **argv)
         case OPT_DECODER: dp.decoder = cli_parse_decoder(optarg); break;
         case OPT_BEAM: dp.beam = cli_parse_int("--beam", optarg, 1, 4096); break;
         case OPT_VTLN: cli_parse_warps(optarg, &dp); break;
+        case OPT_MEMBERS: dp.n_members = cli_parse_int("--members", optarg, 1, VOZ_MAX_MEMBERS); break;
         case OPT_WORDS: words_path = optarg; break;
         case OPT_THREADS: dp.threads = cli_parse_int("--threads", optarg, 1, 2); break;
         case 'h':
@@ -122,7 +126,7 @@ int cmd_transcribe(int argc, char **argv)
         dp.words = (const char *const *)words->words;
         dp.n_words = words->n;
     }
-    cli_check_vtln(m, &dp);
+    cli_check_decode(m, &dp);
     int n_files = argc - optind, failed = 0;
     for (int i = optind; i < argc; i++) {
         const char *file = argv[i];

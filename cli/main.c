@@ -23,6 +23,7 @@ static const struct {
     { "eval",       cmd_eval,       "measure WER/CER of a model on a manifest" },
     { "features",   cmd_features,   "dump the features a model would see" },
     { "info",       cmd_info,       "describe a model file" },
+    { "ensemble",   cmd_ensemble,   "join models trained apart into one averaged model" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -113,14 +114,20 @@ void cli_parse_warps(const char *s, voz_decode_params *p)
         cli_die(EXIT_USAGE, "--vtln: %s", voz_last_error());
 }
 
-void cli_check_vtln(const struct voz_model *m, const voz_decode_params *p)
+void cli_check_decode(const struct voz_model *m, const voz_decode_params *p)
 {
-    /* The decoding context applies the rules (beam only, warps that fit the model's
-       filterbank); creating one here turns a violation into a usage error before any
-       file is read. */
+    /* The decoding context applies the rules (ensembles need the beam, warps must fit
+       the model's filterbank, no more members than the model has); creating one here
+       turns a violation into a usage error before any file is read. Only --vtln and
+       --members can break them: first without --members, to name the right one. */
+    voz_decode_params q = *p;
+    q.n_members = 0;
     struct voz_decode_ctx *c;
-    if (voz_decode_ctx_create(m, p, &c) != VOZ_OK)
+    if (voz_decode_ctx_create(m, &q, &c) != VOZ_OK)
         cli_die(EXIT_USAGE, "--vtln: %s", voz_last_error());
+    voz_decode_ctx_free(c);
+    if (voz_decode_ctx_create(m, p, &c) != VOZ_OK)
+        cli_die(EXIT_USAGE, "--members: %s", voz_last_error());
     voz_decode_ctx_free(c);
 }
 

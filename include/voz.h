@@ -110,6 +110,7 @@ const char *const *voz_model_words(const struct voz_model *m, int *n);
 /* ---- decoding ---------------------------------------------------------------------- */
 
 #define VOZ_MAX_WARPS 8
+#define VOZ_MAX_MEMBERS 8 /* networks in one model file (an ensemble) */
 
 typedef enum { VOZ_DECODER_AUTO = 0, /* beam when the model has a word list, else greedy */
                VOZ_DECODER_GREEDY, VOZ_DECODER_BEAM } voz_decoder;
@@ -130,6 +131,11 @@ typedef struct {
        reads the plain analysis (and an explicit list with greedy is refused). */
     int n_warps;              /* -1 */
     float warps[VOZ_MAX_WARPS];
+    /* A model file may hold several networks trained apart (`voz ensemble`); the beam
+       decoder then averages their posteriors too (every member on every warp). 0: all
+       of them; N: the first N (fewer is faster). Greedy reads the first alone, and
+       N > 1 with greedy is refused, as for warps. */
+    int n_members;            /* 0 */
 } voz_decode_params;
 
 voz_decode_params voz_decode_default_params(void);

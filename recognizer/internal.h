@@ -9,7 +9,7 @@
 
 struct voz_model {
     struct voz_model_data data; /* owned */
-    struct voz_net net;         /* bound to data.params */
+    struct voz_net nets[VOZ_MODEL_MAX_MEMBERS]; /* data.members, bound to data.params */
     char name[256];             /* path or "default", for messages */
     int n_warps;                /* its VTLN ensemble (metadata "vtln_ensemble"), 0: none */
     float warps[VOZ_MAX_WARPS];

@@ -91,7 +91,10 @@ static voz_status wrap(const char *name, struct voz_model_data *d, struct voz_mo
     m->data = *d;
     m->n_warps = n_warps;
     memcpy(m->warps, warps, sizeof warps);
-    voz_net_bind(&m->net, &m->data.net, m->data.params);
+    if (m->data.members < 1)
+        m->data.members = 1;
+    for (int j = 0; j < m->data.members; j++)
+        voz_net_bind(&m->nets[j], &m->data.net, m->data.params + (size_t)j * voz_net_num_floats(&m->data.net));
     snprintf(m->name, sizeof m->name, "%s", name);
     *out = m;
     return VOZ_OK;
@@ -156,6 +159,7 @@ voz_decode_params voz_decode_default_params(void)
         .n_words = 0,
         .threads = 1,
         .n_warps = -1,
+        .n_members = 0,
     };
 }
 
@@ -273,6 +277,9 @@ static voz_status check_params(const voz_decode_params *p)
     for (int k = 0; k < p->n_warps; k++)
         if (!(p->warps[k] >= 0.5f && p->warps[k] <= 2.0f))
             return voz_fail(VOZ_ERR_INVALID, "decode: warp %d is %g, expected 0.5 to 2", k, p->warps[k]);
+    if (p->n_members < 0 || p->n_members > VOZ_MODEL_MAX_MEMBERS)
+        return voz_fail(VOZ_ERR_INVALID, "decode: n_members is %d, expected 0 (all) to %d", p->n_members,
+                        VOZ_MODEL_MAX_MEMBERS);
     return VOZ_OK;
 }
 
@@ -290,10 +297,11 @@ struct voz_decode_ctx {
     /* The VTLN ensemble (empty when off, or when it is the unwarped analysis alone):
        one feature workspace per warp; lp accumulates the members. */
     int beam_decoder;              /* the params resolve to the beam search */
+    int M;                         /* member networks whose posteriors are averaged (>= 1) */
     int K;
     float warps[VOZ_MAX_WARPS];
     struct voz_features_ws *wfeat[VOZ_MAX_WARPS];
-    float *lpb;                    /* [cap_TK][C] log-probabilities of the member in hand */
+    float *lpb;                    /* [cap_TK][C] log-probabilities of the pass in hand */
     size_t cap_TK;
 };
 
@@ -336,6 +344,19 @@ voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_par
     }
     if (!beam || (c->K == 1 && c->warps[0] == 1.0f))
         c->K = 0; /* the plain analysis */
+    /* Member networks: the same rule as warps (their peaks need not share frames). */
+    if (c->p.n_members > m->data.members) {
+        free(c);
+        return voz_fail(VOZ_ERR_INVALID, "decode: %d member networks asked for, %s has %d", p->n_members,
+                        m->name, m->data.members);
+    }
+    if (!beam && c->p.n_members > 1) {
+        int greedy = c->p.decoder == VOZ_DECODER_GREEDY;
+        free(c);
+        return voz_fail(VOZ_ERR_INVALID, "decode: an ensemble of networks needs the beam decoder (%s)",
+                        greedy ? "greedy reads one network" : "no word list, so auto means greedy");
+    }
+    c->M = !beam ? 1 : c->p.n_members > 0 ? c->p.n_members : m->data.members;
     *out = c;
     return VOZ_OK;
 }
@@ -448,6 +469,59 @@ static voz_status decode_lp(struct voz_decode_ctx *c, size_t T, double t0, voz_t
     return VOZ_OK;
 }
 
+/* The buffer of every pass after an utterance's first (c->lp holds the running sum). */
+static voz_status reserve_pass(struct voz_decode_ctx *c, size_t T)
+{
+    const size_t C = (size_t)c->m->data.net.classes;
+    if (T <= c->cap_TK)
+        return VOZ_OK;
+    size_t cap = c->cap_TK + c->cap_TK / 2 > T ? c->cap_TK + c->cap_TK / 2 : T, nl;
+    if (voz_mul_size(cap, C, &nl) || nl > SIZE_MAX / sizeof(float))
+        return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", c->m->name, T);
+    free(c->lpb);
+    if (!(c->lpb = malloc(nl * sizeof *c->lpb))) {
+        c->cap_TK = 0;
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", c->m->name, T);
+    }
+    c->cap_TK = cap;
+    return VOZ_OK;
+}
+
+/* One analysis `f` through each member network in turn (a batch would be no faster on
+   this network and would need that many times the workspace), the posteriors summed
+   into c->lp in the probability domain: lp = log(sum_k exp(lp_k)), pairwise. The
+   utterance's first pass writes c->lp; *passes counts them. */
+static voz_status add_members(struct voz_decode_ctx *c, const float *f, size_t T, int *passes)
+{
+    const size_t n = T * (size_t)c->m->data.net.classes;
+    voz_status s;
+    for (int j = 0; j < c->M; j++) {
+        if (*passes > 0 && (s = reserve_pass(c, T)))
+            return s;
+        float *dst = *passes > 0 ? c->lpb : c->lp;
+        if ((s = voz_net_forward(&c->m->nets[j], c->ws, f, NULL, (int)T, 1, dst, 0)))
+            return s;
+        if ((*passes)++ == 0)
+            continue;
+        for (size_t i = 0; i < n; i++) { /* log(e^a + e^b), stably */
+            float a = c->lp[i], b = dst[i], hi = a > b ? a : b, lo = a > b ? b : a;
+            c->lp[i] = hi + log1pf(expf(lo - hi));
+        }
+    }
+    return VOZ_OK;
+}
+
+/* The sum of `passes` posteriors -> their mean. */
+static void mean_of_passes(struct voz_decode_ctx *c, size_t T, int passes)
+{
+    if (passes < 2)
+        return;
+    const size_t n = T * (size_t)c->m->data.net.classes;
+    const float log_n = logf((float)passes);
+    for (size_t i = 0; i < n; i++)
+        c->lp[i] -= log_n;
+}
+
 voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats, size_t T, double t0,
                                    voz_transcript *out, float **logprobs_out)
 {
@@ -459,25 +533,27 @@ voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats,
         return empty_transcript(out, t0, 0);
     if (T > INT_MAX / 2)
         return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
+    int passes = 0;
     voz_status s = check_features(m, feats, T);
     if (s == VOZ_OK)
         s = ctx_reserve(c, T);
     if (s == VOZ_OK)
-        s = voz_net_forward(&m->net, c->ws, feats, NULL, (int)T, 1, c->lp, 0);
-    return s ? s : decode_lp(c, T, t0, out, logprobs_out);
+        s = add_members(c, feats, T, &passes);
+    if (s)
+        return s;
+    mean_of_passes(c, T, passes);
+    return decode_lp(c, T, t0, out, logprobs_out);
 }
 
-/* The ensemble: K analyses of the same samples, one per warp, each through the
-   network in turn (a batch of K would be no faster on this network and would need K
-   times the workspace), their posteriors averaged in the probability domain:
-   lp = log(mean_k exp(lp_k)), accumulated pairwise into c->lp. */
+/* The VTLN ensemble: K analyses of the same samples, one per warp, each through every
+   member network, all the posteriors averaged. */
 static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, size_t n, double t0,
                                   voz_transcript *out, float **logprobs_out, size_t *T_out)
 {
     const struct voz_model *m = c->m;
     const int K = c->K;
-    const size_t C = (size_t)m->data.net.classes;
     size_t T = 0;
+    int passes = 0;
     voz_status s;
     for (int k = 0; k < K; k++) {
         if (!c->wfeat[k]) {
@@ -498,32 +574,10 @@ static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, si
             return empty_transcript(out, t0, (double)n / m->data.sample_rate);
         if (T > INT_MAX / 2)
             return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
-        if ((s = check_features(m, f, T)) || (s = ctx_reserve(c, T)))
+        if ((s = check_features(m, f, T)) || (s = ctx_reserve(c, T)) || (s = add_members(c, f, T, &passes)))
             return s;
-        if (T > c->cap_TK) { /* the second member on: its own buffer */
-            size_t cap = c->cap_TK + c->cap_TK / 2 > T ? c->cap_TK + c->cap_TK / 2 : T, nl;
-            if (voz_mul_size(cap, C, &nl) || nl > SIZE_MAX / sizeof(float))
-                return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", m->name, T);
-            free(c->lpb);
-            if (!(c->lpb = malloc(nl * sizeof *c->lpb))) {
-                c->cap_TK = 0;
-                return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", m->name, T);
-            }
-            c->cap_TK = cap;
-        }
-        float *dst = k == 0 ? c->lp : c->lpb;
-        if ((s = voz_net_forward(&m->net, c->ws, f, NULL, (int)T, 1, dst, 0)))
-            return s;
-        if (k == 0)
-            continue;
-        for (size_t i = 0; i < T * C; i++) { /* log(e^a + e^b), stably */
-            float a = c->lp[i], b = dst[i], hi = a > b ? a : b, lo = a > b ? b : a;
-            c->lp[i] = hi + log1pf(expf(lo - hi));
-        }
     }
-    const float logK = logf((float)K);
-    for (size_t i = 0; i < T * C; i++)
-        c->lp[i] -= logK;
+    mean_of_passes(c, T, passes);
     memset(out, 0, sizeof *out);
     if ((s = decode_lp(c, T, t0, out, logprobs_out)))
         return s;

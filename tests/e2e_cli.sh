@@ -94,6 +94,39 @@ run transcribe --vtln 0.9,1.1 "$CLIP"
 [ $rc -eq 0 ] && [ -n "$out" ] && [ -n "$plain" ] && ok "transcribe --vtln none / 0.9,1.1: '$plain' / '$out'" ||
     bad "transcribe with --vtln" "exit $rc" "$err"
 
+# ---- voz ensemble: networks trained apart in one file, their posteriors averaged by the beam ------
+DIGITS=models/digits-en/digits-en.voz
+run transcribe "$CLIP"
+alone=$out
+run ensemble -o "$tmp/ens.voz" "$DIGITS" "$DIGITS"
+[ $rc -eq 0 ] && "$VOZ" info "$tmp/ens.voz" | grep -q '^networks: 2 of this shape' && ok "ensemble of two: $out" ||
+    bad "ensemble of two" "exit $rc" "$err"
+run transcribe -m "$tmp/ens.voz" "$CLIP"
+both=$out
+run transcribe -m "$tmp/ens.voz" --members 1 "$CLIP"
+[ -n "$alone" ] && [ "$both" = "$alone" ] && [ "$out" = "$alone" ] && ok "identical members decode as one: '$both'" ||
+    bad "identical members" "alone '$alone', both '$both', --members 1 '$out'"
+run ensemble -o "$tmp/ens8.voz" "$tmp/ens.voz" "$tmp/ens.voz" "$tmp/ens.voz" "$tmp/ens.voz"
+[ $rc -eq 0 ] && "$VOZ" info "$tmp/ens8.voz" | grep -q '^networks: 8 ' && ok "ensembles join into one of 8" ||
+    bad "ensemble of ensembles" "exit $rc" "$err"
+echo keep >"$tmp/keep.voz"
+for args in "$tmp/ens8.voz $DIGITS:at most 8 fit" "$DIGITS $MODEL:cannot join $DIGITS: its sample rate differs" \
+            "$DIGITS $CLIP:not a voz model" "$DIGITS $tmp/missing.voz:cannot open"; do
+    want=${args#*:}
+    # shellcheck disable=SC2086
+    run ensemble -o "$tmp/keep.voz" ${args%%:*}
+    [ $rc -eq 1 ] && [[ "$err" == *"$want"* ]] && [ "$(grep -c '' "$tmp/err")" -eq 1 ] && [ "$(cat "$tmp/keep.voz")" = keep ] &&
+        ok "ensemble refused, output untouched: $err" || bad "ensemble ${args%%:*}" "exit $rc" "$err"
+done
+for args in "ensemble $DIGITS $DIGITS" "ensemble -o $tmp/e.voz $DIGITS" "transcribe -m $tmp/ens.voz --members 3 $CLIP" \
+            "transcribe -m $tmp/ens.voz --members 0 $CLIP" "eval -m $tmp/ens.voz --members 2 --decoder greedy $tmp/clip.tsv" \
+            "live -m $tmp/ens.voz --members 9 --input $CLIP"; do
+    # shellcheck disable=SC2086
+    run $args
+    [ $rc -eq 2 ] && [ -z "$out" ] && [ "$(grep -c '' "$tmp/err")" -eq 1 ] && [ ! -e "$tmp/e.voz" ] && ok "${args%% *} usage: $err" ||
+        bad "$args" "exit $rc (expected 2)" "$err"
+done
+
 # ---- a FIFO is refused at once, not waited on --------------------------------------------------
 mkfifo "$tmp/fifo"
 run_t() { timeout 10 "$VOZ" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; err=$(cat "$tmp/err"); }

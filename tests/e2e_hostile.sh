@@ -662,7 +662,7 @@ model_case() { # NAME OP TEXT
     h model "$MODEL" "$tmp/m.voz" "$2"
     expect_fail "model: $1" "$tmp/m.voz" "$3" -- transcribe -m "$tmp/m.voz" "$CLEAN"
 }
-model_case "format version from the future" version=2 "newer than this voz supports"
+model_case "format version from the future" version=3 "newer than this voz supports"
 model_case "format version 0" version=0 "version 0 is invalid"
 model_case "absurd hidden size" hidden=2147483647 "bad network configuration: net config: hidden 2147483647, expected 1..4096"
 model_case "negative layer count" layers=-1 "bad network configuration: net config: layers -1, expected 1..8"

@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "frontend/audio.h"
 #include "frontend/mfcc.h"
+#include "recognizer/decode.h"
 #include "recognizer/internal.h"
 
 #define E2E_DIR "tests/fixtures/e2e/"
@@ -333,7 +334,7 @@ static void test_header_errors(void **state)
     memcpy(b, buf, n);
     wr32(b + 8, 7);
     reseal(b, n);
-    parse_expect(b, n, VOZ_ERR_UNSUPPORTED, "m.voz: format version 7 is newer than this voz supports (1)");
+    parse_expect(b, n, VOZ_ERR_UNSUPPORTED, "m.voz: format version 7 is newer than this voz supports (2)");
     wr32(b + 8, 0);
     reseal(b, n);
     parse_expect(b, n, VOZ_ERR_FORMAT, "format version 0");
@@ -449,6 +450,99 @@ static void test_crafted_content(void **state)
     free(b);
     free(buf);
     voz_model_data_release(&m);
+}
+
+/* An ensemble: `members` networks of one shape in one file (format version 2). Member j
+   is member 0's weights scaled by 1 + j/10, so every block differs. */
+static void make_ensemble(struct voz_model_data *m, int members)
+{
+    make_model(m, VOZ_CELL_LSTM, 2, 1, 3, 1);
+    const size_t nf = voz_net_num_floats(&m->net);
+    float *p = voz_alloc_aligned((size_t)members * nf * sizeof *p);
+    assert_non_null(p);
+    for (int j = 0; j < members; j++)
+        for (size_t i = 0; i < nf; i++)
+            p[(size_t)j * nf + i] = m->params[i] * (1.0f + 0.1f * (float)j);
+    voz_free_aligned(m->params);
+    m->params = p;
+    m->members = members;
+}
+
+static void test_members(void **state)
+{
+    (void)state;
+    struct voz_model_data one, m, r;
+    unsigned char *buf, *buf1, *buf2;
+    size_t n, n1, n2;
+    /* One network is written as version 1 whether members says 0 or 1: the files of
+       every earlier voz stay what they were. */
+    make_model(&one, VOZ_CELL_LSTM, 2, 1, 3, 1);
+    serialize(&one, &buf1, &n1);
+    assert_int_equal(rd32(buf1 + 8), 1);
+    one.members = 1;
+    serialize(&one, &buf2, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(buf1, buf2, n1);
+    assert_int_equal(voz_model_data_parse(buf1, n1, "one.voz", &r), VOZ_OK);
+    assert_int_equal(r.members, 1);
+    voz_model_data_release(&r);
+    free(buf2);
+
+    /* Three: version 2, member j's tensors under "member<j>.", a faithful round trip. */
+    make_ensemble(&m, 3);
+    serialize(&m, &buf, &n);
+    assert_int_equal(rd32(buf + 8), 2);
+    assert_int_equal(voz_model_data_parse(buf, n, "ens.voz", &r), VOZ_OK);
+    assert_int_equal(r.members, 3);
+    assert_same_model(&m, &r);
+    const size_t nf = voz_net_num_floats(&m.net);
+    assert_memory_equal(m.params, r.params, 3 * nf * sizeof(float));
+    serialize(&r, &buf2, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(buf, buf2, n);
+    free(buf2);
+    voz_model_data_release(&r);
+    size_t e = tensor_entry(buf, n, "member2.fc.bias");
+    uint64_t off = rd64(buf + e + 4 + strlen("member2.fc.bias") + 8 + 8);
+    assert_int_equal(off % 64, 0);
+    assert_true(n > 2 * n1);
+
+    unsigned char *b = malloc(n);
+    assert_non_null(b);
+#define CRAFT(stmt, status, msg)                                                                                   \
+    do {                                                                                                           \
+        memcpy(b, buf, n);                                                                                         \
+        stmt;                                                                                                      \
+        reseal(b, n);                                                                                              \
+        parse_expect(b, n, status, msg);                                                                           \
+    } while (0)
+    /* Version 1 holds one network. */
+    CRAFT(wr32(b + 8, 1), VOZ_ERR_FORMAT, "tensor table has 54 tensors, expected 18 for this network");
+    /* A count that is not a whole number of networks. */
+    CRAFT(wr32(b + section(b, n, "TENS"), 53), VOZ_ERR_FORMAT,
+          "tensor table has 53 tensors, expected 18 per network for 1 to 8 networks");
+    /* A member the table does not hold (member3 in a file of three). */
+    e = tensor_entry(buf, n, "member2.fc.bias");
+    CRAFT(b[e + 4 + 6] = '3', VOZ_ERR_FORMAT, "unexpected tensor 'member3.fc.bias' for 2-layer bidirectional lstm "
+          "networks (the table holds 3)");
+    CRAFT(b[e + 4 + 6] = '0', VOZ_ERR_FORMAT, "unexpected tensor 'member0.fc.bias'");
+    /* A non-finite weight in a later member is named with its prefix. */
+    e = tensor_entry(buf, n, "member1.rnn.weight_hh_l1");
+    off = rd64(buf + e + 4 + strlen("member1.rnn.weight_hh_l1") + 8 + 16);
+    CRAFT(wr32(b + off, 0x7f800000u), VOZ_ERR_NONFINITE, "tensor 'member1.rnn.weight_hh_l1' element 0 is inf");
+#undef CRAFT
+    free(b);
+
+    /* The writer refuses more than fit. */
+    m.members = VOZ_MODEL_MAX_MEMBERS + 1;
+    void *big;
+    size_t nbig;
+    assert_int_equal(voz_model_data_serialize(&m, &big, &nbig), VOZ_ERR_INVALID);
+    m.members = 3;
+    free(buf);
+    free(buf1);
+    voz_model_data_release(&m);
+    voz_model_data_release(&one);
 }
 
 static void test_read_errors(void **state)
@@ -590,6 +684,96 @@ static void test_decode_constant(void **state)
     p.threads = 1;
     p.beam = 0;
     assert_int_equal(voz_decode_features(m, feats, 2, &p, 0, &t, NULL), VOZ_ERR_INVALID);
+    free(x);
+    voz_model_free(m);
+    voz_model_data_release(&d);
+}
+
+/* Members' posteriors are averaged by the beam decoder (every member on every warp) and
+   the first alone feeds greedy. Constant models make the expected mean exact: member 0
+   puts bias 5 on 'a', member 1 bias 3 on 'b', so each frame's posterior is
+   (softmax(b0) + softmax(b1)) / 2. */
+static void test_decode_members(void **state)
+{
+    (void)state;
+    struct voz_model_data d;
+    make_constant_model(&d, 2);
+    const size_t nf = voz_net_num_floats(&d.net);
+    float *p2 = voz_alloc_aligned(2 * nf * sizeof *p2);
+    assert_non_null(p2);
+    memcpy(p2, d.params, nf * sizeof *p2);
+    memcpy(p2 + nf, d.params, nf * sizeof *p2);
+    for (int t = 0; t < voz_net_num_tensors(&d.net); t++) {
+        voz_tensor_info ti;
+        voz_net_tensor(&d.net, t, &ti);
+        if (!strcmp(ti.name, "fc.bias"))
+            for (int k = 0; k < N_ALPHA; k++)
+                p2[nf + ti.offset + k] = k == 3 ? 3.0f : 0.0f;
+    }
+    voz_free_aligned(d.params);
+    d.params = p2;
+    d.members = 2;
+    struct voz_model *m = load_data(&d);
+    double p0[N_ALPHA], p1[N_ALPHA], z0 = 4 + exp(5.0), z1 = 4 + exp(3.0);
+    for (int k = 0; k < N_ALPHA; k++) {
+        p0[k] = (k == 2 ? exp(5.0) : 1.0) / z0;
+        p1[k] = (k == 3 ? exp(3.0) : 1.0) / z1;
+    }
+    const size_t n = 16000;
+    float *x = noise(n, 3, 0.1f);
+    float feats[4 * 39] = { 0 };
+    voz_transcript t;
+    float *lp;
+    size_t T;
+    /* which: 0 member 0 alone, 2 the mean of both */
+#define EXPECT_LP(params, which, from_features)                                                                    \
+    do {                                                                                                           \
+        if (from_features) {                                                                                       \
+            assert_int_equal(voz_decode_features(m, feats, 4, &(params), 0, &t, &lp), VOZ_OK);                    \
+            T = 4;                                                                                                 \
+        } else {                                                                                                   \
+            assert_int_equal(voz_decode_utterance(m, x, n, &(params), 0, &t, &lp, &T), VOZ_OK);                   \
+        }                                                                                                          \
+        for (size_t i = 0; i < T * N_ALPHA; i++) {                                                                 \
+            int k = (int)(i % N_ALPHA);                                                                            \
+            assert_float_equal(lp[i], log((which) ? 0.5 * (p0[k] + p1[k]) : p0[k]), 2e-6);                       \
+        }                                                                                                          \
+        free(lp);                                                                                                  \
+        voz_transcript_release(&t);                                                                                \
+    } while (0)
+    voz_decode_params p = voz_decode_default_params();
+    EXPECT_LP(p, 0, 0); /* no word list: auto means greedy, the first network alone */
+    EXPECT_LP(p, 0, 1);
+    p.decoder = VOZ_DECODER_BEAM;
+    EXPECT_LP(p, 2, 0);
+    EXPECT_LP(p, 2, 1);
+    p.n_warps = 2; /* two warps x two members: four passes, the same mean here */
+    p.warps[0] = 0.9f;
+    p.warps[1] = 1.1f;
+    EXPECT_LP(p, 2, 0);
+    p.n_members = 1;
+    EXPECT_LP(p, 0, 0);
+    EXPECT_LP(p, 0, 1);
+    p.n_warps = -1;
+    p.n_members = 2;
+    EXPECT_LP(p, 2, 1);
+#undef EXPECT_LP
+    /* Refused: more members than the model has, out of range, or an ensemble for greedy. */
+    struct voz_decode_ctx *c;
+    p.n_members = 3;
+    assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_ERR_INVALID);
+    assert_non_null(strstr(voz_last_error(), "3 member networks asked for, const.voz has 2"));
+    p.n_members = VOZ_MAX_MEMBERS + 1;
+    assert_int_equal(voz_decode_utterance(m, x, n, &p, 0, &t, NULL, NULL), VOZ_ERR_INVALID);
+    p.n_members = -1;
+    assert_int_equal(voz_decode_utterance(m, x, n, &p, 0, &t, NULL, NULL), VOZ_ERR_INVALID);
+    p.n_members = 2;
+    p.decoder = VOZ_DECODER_GREEDY;
+    assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_ERR_INVALID);
+    assert_non_null(strstr(voz_last_error(), "an ensemble of networks needs the beam decoder"));
+    p.n_members = 1;
+    assert_int_equal(voz_decode_ctx_create(m, &p, &c), VOZ_OK);
+    voz_decode_ctx_free(c);
     free(x);
     voz_model_free(m);
     voz_model_data_release(&d);
@@ -841,10 +1025,12 @@ int main(void)
         cmocka_unit_test(test_every_flipped_bit),
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_crafted_content),
+        cmocka_unit_test(test_members),
         cmocka_unit_test(test_read_errors),
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_decode_constant),
         cmocka_unit_test(test_decode_beam),
+        cmocka_unit_test(test_decode_members),
         cmocka_unit_test(test_segment_cuts),
         cmocka_unit_test(test_e2e_reference),
     };

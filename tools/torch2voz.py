@@ -37,7 +37,8 @@ import sys
 import zlib
 
 MAGIC = b"VOZMODEL"
-VERSION = 1
+VERSION = 2          # the newest this reads; one network is written as version 1
+MAX_MEMBERS = 8      # networks in one file (version 2: an ensemble)
 HEADER = 24
 
 # voz_feature_default_params() (frontend/features.c), field order as in FORMAT.md.
@@ -74,6 +75,21 @@ def tensor_layout(cell, input_dim, hidden, layers, bidirectional, classes):
     return out
 
 
+def member_layout(layout, members):
+    """The tensor names and shapes of an ensemble: member 0 under the plain names,
+    member j >= 1 under "member<j>." + the plain name (FORMAT.md, version 2)."""
+    return [(n if j == 0 else f"member{j}.{n}", shape) for j in range(members) for n, shape in layout]
+
+
+def count_members(names):
+    """1 + the highest member index among state-dict style names."""
+    top = 0
+    for n in names:
+        if n.startswith("member") and len(n) > 8 and n[6].isdigit() and n[7] == ".":
+            top = max(top, int(n[6]))
+    return top + 1
+
+
 def _pad8(b):
     return b + b"\0" * (-len(b) % 8)
 
@@ -93,7 +109,8 @@ def _section(tag, payload):
 def write_voz(path, *, cell, hidden, layers, bidirectional, alphabet, blank, tensors, sample_rate=16000,
               features=None, words=None, metadata=None):
     """Writes a voz model. `tensors` maps state-dict names to float arrays (numpy or
-    torch); `features` overrides voz's default feature options. Returns the bytes."""
+    torch); names under "member<j>." are further networks of an ensemble. `features`
+    overrides voz's default feature options. Returns the bytes."""
     import numpy as np
 
     if cell == "rnn":
@@ -134,7 +151,10 @@ def write_voz(path, *, cell, hidden, layers, bidirectional, alphabet, blank, ten
         body += _section("META", struct.pack("<I", len(metadata)) +
                          b"".join(_string(k) + _string(str(v)) for k, v in metadata.items()))
 
-    layout = tensor_layout(cell, input_dim, hidden, layers, bidirectional, classes)
+    members = count_members(tensors)
+    if members > MAX_MEMBERS:
+        raise ValueError(f"{members} member networks, at most {MAX_MEMBERS} fit in a model file")
+    layout = member_layout(tensor_layout(cell, input_dim, hidden, layers, bidirectional, classes), members)
     names = {n for n, _ in layout}
     extra = sorted(set(tensors) - names)
     missing = sorted(names - set(tensors))
@@ -172,7 +192,7 @@ def write_voz(path, *, cell, hidden, layers, bidirectional, alphabet, blank, ten
     body += _section("DATA", bytes(data))
 
     size = HEADER + len(body) + 4
-    blob = MAGIC + struct.pack("<IIQ", VERSION, HEADER, size) + body
+    blob = MAGIC + struct.pack("<IIQ", 2 if members > 1 else 1, HEADER, size) + body
     blob += struct.pack("<I", zlib.crc32(blob) & 0xFFFFFFFF)
     with open(path + ".tmp", "wb") as f:
         f.write(blob)
@@ -215,8 +235,8 @@ def read_voz(path):
     if n < HEADER + 4:
         raise FormatError(f"{path}: truncated: {n} bytes")
     version, hsize, fsize = struct.unpack_from("<IIQ", blob, 8)
-    if version != VERSION:
-        raise FormatError(f"{path}: format version {version}, this reader knows {VERSION}")
+    if not 1 <= version <= VERSION:
+        raise FormatError(f"{path}: format version {version}, this reader knows 1 to {VERSION}")
     if fsize != n:
         raise FormatError(f"{path}: header says {fsize} bytes, file has {n}")
     if hsize < HEADER or hsize % 8 or hsize > n - 4:
@@ -292,9 +312,14 @@ def read_voz(path):
         kv, _ = strings(mp, 4, 2 * struct.unpack_from("<I", mp, 0)[0])
         metadata = dict(zip(kv[0::2], kv[1::2]))
 
-    layout = dict(tensor_layout(cell, input_dim, hidden, layers, bool(bidi), classes))
+    base = tensor_layout(cell, input_dim, hidden, layers, bool(bidi), classes)
     tp = payload("TENS")
     (nt,) = struct.unpack_from("<I", tp, 0)
+    members = nt // len(base) if base else 0
+    if nt % len(base) or not 1 <= members <= (MAX_MEMBERS if version >= 2 else 1):
+        raise FormatError(f"{path}: tensor table has {nt} tensors, expected {len(base)} per network "
+                          f"({'1' if version < 2 else f'1 to {MAX_MEMBERS}'} networks in version {version})")
+    layout = dict(member_layout(base, members))
     at, tensors = 4, {}
     dstart, dsize = sections["DATA"]
     for _ in range(nt):
@@ -314,7 +339,8 @@ def read_voz(path):
         tensors[name] = np.frombuffer(blob, dtype="<f4", count=nbytes // 4, offset=off).reshape(shape).copy()
     if set(tensors) != set(layout):
         raise FormatError(f"{path}: tensors missing: {sorted(set(layout) - set(tensors))}")
-    return dict(version=version, size=n, crc32=stored, sample_rate=sample_rate, features=feat, cell=cell,
+    return dict(version=version, size=n, crc32=stored, members=members, sample_rate=sample_rate, features=feat,
+                cell=cell,
                 input_dim=input_dim, hidden=hidden, layers=layers, bidirectional=bool(bidi), classes=classes,
                 blank=blank, alphabet=alphabet, words=words, metadata=metadata, tensors=tensors)
 
@@ -325,7 +351,7 @@ def dump(path, show_tensors):
     print(f"sample rate {m['sample_rate']} Hz")
     print("features: " + " ".join(f"{k}={v:g}" for k, v in m["features"].items()))
     print(f"net: {m['cell']} layers={m['layers']} hidden={m['hidden']} bidirectional={m['bidirectional']} "
-          f"input_dim={m['input_dim']} classes={m['classes']} blank={m['blank']}")
+          f"input_dim={m['input_dim']} classes={m['classes']} blank={m['blank']} members={m['members']}")
     print("alphabet: " + " ".join(json.dumps(a) for a in m["alphabet"]))
     print("words: " + (" ".join(m["words"]) if m["words"] else "none"))
     for k, v in m["metadata"].items():

@@ -1,0 +1,114 @@
+/* cli/cmd_ensemble.c — `voz ensemble -o OUT MODEL...`: joins models trained apart (other
+   seeds, other data orders) into one file whose networks the beam decoder averages.
+   Networks trained from different starting points make different mistakes on a
+   speaker none of them heard, so their mean posterior is right more often than either. */
+#include "cli/cli.h"
+#include "acoustic/model_file.h"
+#include "common/util.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: voz ensemble -o OUT MODEL MODEL...\n"
+                "\n"
+                "Writes OUT holding the networks of every MODEL (at most %d in all; a MODEL may\n"
+                "itself be an ensemble). The beam decoder of transcribe, live and eval then\n"
+                "averages their posteriors, at the cost of one network pass per member\n"
+                "(--members N uses the first N). The models must agree on everything but their\n"
+                "weights: sample rate, feature options, network shape, alphabet and word list,\n"
+                "as models trained by the same recipe with another --seed do. The word list\n"
+                "and metadata come from the first MODEL.\n"
+                "\n"
+                "options:\n"
+                "  -o, --out FILE   the ensemble to write (a temporary file, then renamed)\n"
+                "  -h, --help       this text\n",
+                VOZ_MODEL_MAX_MEMBERS);
+}
+
+static int same_strings(char *const *a, char *const *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(a[i], b[i]))
+            return 0;
+    return 1;
+}
+
+/* What makes `b` unfit to join `a`, or NULL. Both come from the same parser, which
+   zeroes the structs before filling them, so whole-struct comparisons are exact. */
+static const char *mismatch(const struct voz_model_data *a, const struct voz_model_data *b)
+{
+    if (a->sample_rate != b->sample_rate)
+        return "its sample rate differs";
+    if (memcmp(&a->feat, &b->feat, sizeof a->feat))
+        return "its feature options differ";
+    if (memcmp(&a->net, &b->net, sizeof a->net))
+        return "its network shape differs";
+    if (a->blank != b->blank || !same_strings(a->classes, b->classes, a->net.classes))
+        return "its alphabet differs";
+    if (a->n_words != b->n_words || !same_strings(a->words, b->words, a->n_words))
+        return "its word list differs";
+    return NULL;
+}
+
+int cmd_ensemble(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "out", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *out = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'h':
+            usage(stdout);
+            cli_check_stdout();
+            return 0;
+        default: cli_option_error("ensemble", c, longopts, argc, argv);
+        }
+    }
+    const int n_in = argc - optind;
+    if (!out)
+        cli_die(EXIT_USAGE, "ensemble: --out FILE is required (see voz ensemble --help)");
+    if (n_in < 2)
+        cli_die(EXIT_USAGE, "ensemble: expected at least two models, found %d (see voz ensemble --help)", n_in);
+
+    struct voz_model_data first, d;
+    if (voz_model_data_read(argv[optind], &first))
+        cli_die(1, "%s", voz_last_error());
+    const size_t per = voz_net_num_floats(&first.net);
+    float *params = voz_alloc_aligned((size_t)VOZ_MODEL_MAX_MEMBERS * per * sizeof *params);
+    if (!params)
+        cli_die(1, "ensemble: out of memory");
+    int members = first.members;
+    memcpy(params, first.params, (size_t)members * per * sizeof *params);
+    for (int i = optind + 1; i < argc; i++) {
+        if (voz_model_data_read(argv[i], &d))
+            cli_die(1, "%s", voz_last_error());
+        const char *why = mismatch(&first, &d);
+        if (why)
+            cli_die(1, "%s: cannot join %s: %s (members must differ only in their weights)", argv[i],
+                    argv[optind], why);
+        if (members + d.members > VOZ_MODEL_MAX_MEMBERS)
+            cli_die(1, "%s: the ensemble would hold %d networks, at most %d fit in a model file", argv[i],
+                    members + d.members, VOZ_MODEL_MAX_MEMBERS);
+        memcpy(params + (size_t)members * per, d.params, (size_t)d.members * per * sizeof *params);
+        members += d.members;
+        voz_model_data_release(&d);
+    }
+    voz_free_aligned(first.params);
+    first.params = params;
+    first.members = members;
+    if (voz_model_data_write(&first, out))
+        cli_die(1, "%s", voz_last_error());
+    printf("%s: %d networks (%s and %d more)\n", out, members, argv[optind], n_in - 1);
+    voz_model_data_release(&first);
+    cli_check_stdout();
+    return 0;
+}
