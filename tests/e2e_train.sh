@@ -126,6 +126,22 @@ else
         fail "changed --lr on resume: exit $rc, '$(cat "$tmp/b3.err")'"
 fi
 
+# ... and refused before the feature cache is built: the refusal is the only line.
+[ "$(grep -c '' "$tmp/b3.err")" -eq 1 ] && ok "changed option refused before any data work" ||
+    fail "changed option refused only after: $(head -n 3 "$tmp/b3.err")"
+# A run without --resume does not replace a checkpoint; a directory in its place is named.
+sum=$(cksum <"$b.ckpt")
+"$VOZ" train --out "$b" "${SHORT[@]}" >/dev/null 2>"$tmp/b4.err"
+rc=$?
+[ $rc -eq 1 ] && [ "$(cksum <"$b.ckpt")" = "$sum" ] && grep -q "b.voz.ckpt is the checkpoint of an earlier run: --resume continues it" "$tmp/b4.err" &&
+    [ "$(grep -c '' "$tmp/b4.err")" -eq 1 ] && ok "existing checkpoint kept: $(cat "$tmp/b4.err")" ||
+    fail "train over a checkpoint without --resume: exit $rc, '$(cat "$tmp/b4.err")'"
+mkdir -p "$tmp/dir.voz.ckpt"
+"$VOZ" train --out "$tmp/dir.voz" "${SHORT[@]}" --resume >/dev/null 2>"$tmp/b5.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "dir.voz.ckpt: is a directory, not a checkpoint file" "$tmp/b5.err" &&
+    ok "directory as checkpoint: $(cat "$tmp/b5.err")" || fail "directory as checkpoint: exit $rc, '$(cat "$tmp/b5.err")'"
+
 # ---- 1b. --out naming an input is refused before anything is written; stale temporaries
 # of a killed run (PATH.tmp.PID of a dead PID) are swept at the start.
 cp "$tmp/compose.tsv" "$tmp/in.tsv"; sum=$(cksum <"$tmp/in.tsv")

@@ -7,7 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- writing into a growing buffer --------------------------------------------------- */
 
@@ -329,11 +331,25 @@ fail:
 voz_status voz_checkpoint_read(const char *path, struct voz_checkpoint *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    /* O_NONBLOCK: a FIFO in its place must not wait for a writer; only a regular file
+       is a checkpoint (a directory would otherwise read as "short read"). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
         return voz_fail(VOZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > ((uint64_t)1 << 34)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
+        close(fd);
+        return voz_fail(VOZ_ERR_IO, "%s: %s, not a checkpoint file", path,
+                        dir ? "is a directory" : "not a regular file");
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        return voz_fail(VOZ_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > ((uint64_t)1 << 34)) {
         fclose(fp);
         return voz_fail(VOZ_ERR_FORMAT, "%s: cannot determine a plausible size", path);
     }

@@ -252,7 +252,8 @@ static void option_values(const char *text, const char *k, size_t kl, struct sbu
 /* Compares the options a checkpoint was written with to the current ones, key by key
    (a checkpoint may predate a key, or a key may be written only when used, like
    dropout). A changed --threads is a warning; any other change refuses the resume. */
-static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const char *saved, const char *now)
+static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const char *saved, const char *now,
+                                   int warn)
 {
     for (int side = 0; side < 2; side++) {
         for (const char *l = side ? saved : now; *l;) {
@@ -272,14 +273,14 @@ static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const c
             int differ = (va.s != NULL) != (vb.s != NULL) || strcmp(sa, sn) != 0;
             voz_status st = VOZ_OK;
             if (differ && kl == 7 && !memcmp(l, "threads", 7)) {
-                if (side == 0) /* report once */
+                if (side == 0 && warn) /* report once */
                     info(tr, "warning: %s: threads=%s differs from the checkpoint's %s%s; training continues, but a "
                          "resumed run is promised to repeat an uninterrupted one bit for bit only with the same "
                          "--threads", ckpt, vb.s ? sn : "(not set)", "threads=",
                          va.s ? sa : "(not recorded)");
             } else if (differ) {
                 st = voz_fail(VOZ_ERR_INVALID, "%s: option '%.*s' differs from the checkpoint (was %s%.*s%s%s%s, "
-                              "now %s%.*s%s%s%s); resume with the same options, or start afresh without --resume",
+                              "now %s%.*s%s%s%s); resume with the same options, or delete the checkpoint to start afresh",
                               ckpt, (int)kl, l, va.s ? "'" : "", va.s ? (int)kl : 0, l, va.s ? "=" : "",
                               va.s ? sa : "not set", va.s ? "'" : "", vb.s ? "'" : "", vb.s ? (int)kl : 0, l,
                               vb.s ? "=" : "", vb.s ? sn : "not set", vb.s ? "'" : "");
@@ -740,7 +741,7 @@ static voz_status load_checkpoint(struct trainer *tr, int *found)
     voz_status s = voz_checkpoint_read(tr->ckpt_path, &c);
     if (s != VOZ_OK)
         return s;
-    if ((s = options_mismatch(tr, tr->ckpt_path, c.options, tr->options)) != VOZ_OK) {
+    if ((s = options_mismatch(tr, tr->ckpt_path, c.options, tr->options, 0)) != VOZ_OK) {
         tr->options_changed = 1;
         voz_checkpoint_release(&c);
         return s;
@@ -888,6 +889,24 @@ static voz_status setup(struct trainer *tr)
     voz_atomic_sweep(tr->ckpt_path);
     voz_atomic_sweep(tr->csv_path);
     voz_atomic_sweep(tr->svg_path);
+
+    /* A checkpoint can be hours of work: a run without --resume does not replace it
+       silently. With --resume, options that differ are refused now, before the
+       feature cache is built, rather than after minutes of MFCC work. */
+    if (access(tr->ckpt_path, F_OK) == 0) {
+        if (!p->resume)
+            return voz_fail(VOZ_ERR_INVALID, "train: %s is the checkpoint of an earlier run: --resume continues "
+                            "it; delete it (or choose another --out) to start afresh", tr->ckpt_path);
+        struct voz_checkpoint c;
+        if ((s = voz_checkpoint_read(tr->ckpt_path, &c)) != VOZ_OK)
+            return s;
+        s = options_mismatch(tr, tr->ckpt_path, c.options, tr->options, 1);
+        voz_checkpoint_release(&c);
+        if (s != VOZ_OK) {
+            tr->options_changed = 1;
+            return s;
+        }
+    }
 
     /* Fail before the feature cache and the first epoch when --out cannot be written. */
     struct voz_atomic_file af;

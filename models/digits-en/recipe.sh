@@ -1,9 +1,10 @@
 #!/bin/bash
 # models/digits-en/recipe.sh — rebuilds the digits-en model from scratch: installs what is
 # missing, builds voz, synthesizes the synthetic corpus, composes the FSDD dev and test
-# strings, trains with `voz train` under a time limit and evaluates on the held-out FSDD
-# speaker and the held-out synthetic voices. Fixed seed; sized for a 2-core machine and
-# at most 60 minutes in total (data about 10, training --minutes, evaluation about 2).
+# strings, trains the member networks with `voz train` side by side under a time limit,
+# joins them with `voz ensemble` and evaluates on the held-out FSDD speaker and the
+# held-out synthetic voices. Fixed seeds; sized for a 2-core machine and at most 60
+# minutes in total (data about 10, training --minutes, evaluation about 3).
 #
 #   models/digits-en/recipe.sh [--holdout SPEAKER] [--minutes M] [--work DIR] [--out FILE]
 #                              [--seed N] [--threads N] [--tag NAME] [--eval-only]
@@ -12,18 +13,21 @@
 #               (george, jackson, lucas, nicolas, yweweler), or none: all five
 #               train and the test sets are their unseen takes 45-49 (default none:
 #               the shipped model; the card's speaker-independent numbers come from
-#               the rotations --holdout george, jackson, lucas)
-#   --minutes   training time limit passed to voz train --max-minutes (default 45)
+#               the rotations, one per speaker)
+#   --minutes   training time limit of each member, voz train --max-minutes (default 45;
+#               the members train at the same time)
 #   --work      generated data and logs (default build/digits-data; never committed)
 #   --out       where the finished model is installed (default: for the default
-#               holdout models/digits-en/digits-en.voz, with its .log.csv and
-#               .curve.svg; for other holdouts nowhere). Training itself writes
-#               WORK/HOLDOUT/digits-en.voz, so a half-trained model never sits
-#               where `make` would embed it.
+#               holdout models/digits-en/digits-en.voz, with its members' training
+#               logs digits-en.member<j>.log.csv and .curve.svg; for other holdouts
+#               nowhere). Training itself writes WORK/HOLDOUT/digits-en.voz, so a
+#               half-trained model never sits where `make` would embed it.
 #   --tag       experiment name: work in WORK/HOLDOUT-NAME instead of WORK/HOLDOUT
 #   --eval-only skip training, evaluate the existing WORK/HOLDOUT/digits-en.voz
 # Environment: VOZ_SHARED (default ../shared: FSDD is read from VOZ_SHARED/data/fsdd),
-# BUILD (voz build folder, default build/release).
+# BUILD (voz build folder, default build/release), MEMBERS (networks, default 2, each
+# trained with --threads / MEMBERS threads), TRAIN_SEED (the first member's seed,
+# default --seed), and the training settings below.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -68,6 +72,8 @@ SPEED=${SPEED:-0.8:1.25} VARIANTS=${VARIANTS:-6} CROP=${CROP:-} VTLP=${VTLP:-}
 # The trainer's seed alone (initialisation, batch order, augmentation), leaving the
 # synthetic corpus and the test strings as --seed makes them: another run to compare.
 TRAIN_SEED=${TRAIN_SEED:-$seed}
+# Member networks of the model, trained side by side with seeds TRAIN_SEED, +1, ...
+MEMBERS=${MEMBERS:-2}
 # The decoding default stored in the model: posteriors averaged over two mel-bank warps.
 VTLN_ENSEMBLE=${VTLN_ENSEMBLE:-0.9,1.1}
 
@@ -102,10 +108,11 @@ for g in F M; do
         "$work/synth/strings_heldout.meta.tsv" > "$hw/synth_heldout_$g.tsv"
 done
 
-if [ $eval_only = 0 ]; then
-    step "train ($CELL ${LAYERS}x$HIDDEN bidirectional, at most $minutes minutes)"
-    rm -f "$model" "$model.ckpt"
-    "$VOZ" train --out "$model" \
+# One member network per seed, trained side by side (one thread each on the 2-core
+# machine), then joined by `voz ensemble`: the decoder averages their posteriors.
+train_member() { # OUT SEED THREADS LOG
+    rm -f "$1" "$1.ckpt"
+    "$VOZ" train --out "$1" \
         --train "$work/synth/strings_train.tsv" --train "$hw/fsdd_words_train.tsv" \
         --compose "$hw/fsdd_words_train.tsv" --compose "$work/synth/words_train.tsv" \
         --compose-count $COMPOSE_COUNT --compose-words 1:7 --gap-ms 50:300 \
@@ -114,11 +121,39 @@ if [ $eval_only = 0 ]; then
         --specaug-time $SPECAUG_TIME --specaug-freq $SPECAUG_FREQ \
         --speed $SPEED --augment-variants $VARIANTS ${DROPOUT:+--dropout $DROPOUT} \
         ${CROP:+--crop $CROP} ${VTLP:+--vtlp $VTLP} \
-        --epochs $EPOCHS --max-minutes "$minutes" --seed "$TRAIN_SEED" --threads "$threads" \
+        --epochs $EPOCHS --max-minutes "$minutes" --seed "$2" --threads "$3" \
         --sample-rate 8000 --words models/digits-en/words.txt \
         --name digits-en --meta "holdout=$holdout" --meta "vtln_ensemble=$VTLN_ENSEMBLE" \
         --meta "data=FSDD (Free Spoken Digit Dataset, CC BY-SA 4.0) speakers $speakers + synthetic espeak-ng/flite/festival" \
-        2>&1 | tee "$hw/train.log"
+        >"$4" 2>&1
+}
+if [ $eval_only = 0 ]; then
+    step "train $MEMBERS x ($CELL ${LAYERS}x$HIDDEN bidirectional), at most $minutes minutes"
+    rm -f "$model"
+    member_threads=$((threads / MEMBERS > 0 ? threads / MEMBERS : 1))
+    pids=() members=()
+    for j in $(seq 1 "$MEMBERS"); do
+        mj=$hw/member$j.voz
+        members+=("$mj")
+        train_member "$mj" $((TRAIN_SEED + j - 1)) $member_threads "$hw/train-member$j.log" &
+        pids+=($!)
+    done
+    # Their epoch lines as they come (each log is complete in its file).
+    logs=(); for j in $(seq 1 "$MEMBERS"); do logs+=("$hw/train-member$j.log"); done
+    tail -q -n +1 -F "${logs[@]}" 2>/dev/null &
+    tailer=$!
+    # A TERM for the recipe stops the members cleanly (each checkpoints); Ctrl-C reaches
+    # them directly, as they share the terminal's process group.
+    trap 'kill -TERM "${pids[@]}" $tailer 2>/dev/null; wait; exit 143' TERM
+    failed=0
+    for j in "${!pids[@]}"; do
+        wait "${pids[$j]}" || { echo "recipe: member $((j + 1)) failed: see $hw/train-member$((j + 1)).log" >&2; failed=1; }
+    done
+    kill $tailer 2>/dev/null || true
+    trap - TERM
+    [ $failed = 0 ] || exit 1
+    if [ "$MEMBERS" = 1 ]; then cp "${members[0]}" "$model.tmp" && mv "$model.tmp" "$model"
+    else "$VOZ" ensemble -o "$model" "${members[@]}"; fi
 fi
 
 step "evaluate $model"
@@ -131,16 +166,20 @@ results=$hw/results.txt
                "synth_heldout_F.tsv:held-out synthetic female voices" \
                "synth_heldout_M.tsv:held-out synthetic male voices"; do
         m=${set%%:*} label=${set#*:}
-        # The model's default decoding (word-list beam over the VTLN ensemble), the beam
-        # without the ensemble, and greedy (which always reads the plain analysis). The
+        # The model's default decoding (word-list beam over every member on the VTLN
+        # ensemble), the first member alone on the same warps, the beam without the
+        # warps, and greedy (which reads the first member's plain analysis). The
         # ensemble is named explicitly so that --eval-only of a model without the
         # metadata measures it too.
-        for dec in auto:$VTLN_ENSEMBLE auto:none greedy:none; do
-            name=${dec%%:*}
-            [ "${dec#*:}" = none ] || name="$name+vtln"
-            r=$("$VOZ" eval -m "$model" "$hw/$m" --decoder "${dec%%:*}" --vtln "${dec#*:}" --threads "$threads" |
+        for dec in auto:$VTLN_ENSEMBLE:0 auto:$VTLN_ENSEMBLE:1 auto:none:0 greedy:none:0; do
+            IFS=: read -r d w k <<<"$dec"
+            name=$d
+            [ "$w" = none ] || name="$name+vtln"
+            [ "$k" = 0 ] || name="$name,m1"
+            only=(); [ "$k" = 0 ] || only=(--members "$k")
+            r=$("$VOZ" eval -m "$model" "$hw/$m" --decoder "$d" --vtln "$w" "${only[@]}" --threads "$threads" |
                 paste -sd' ')
-            printf '%-42s %-11s %s\n' "$label" "$name" "$r"
+            printf '%-42s %-13s %s\n' "$label" "$name" "$r"
         done
     done
 } | tee "$results.tmp"
@@ -148,8 +187,13 @@ mv "$results.tmp" "$results"
 if [ -n "$out" ] && [ $eval_only = 0 ]; then
     step "install $out"
     mkdir -p "$(dirname "$out")"
-    for ext in "" .log.csv .curve.svg; do
-        cp "$model$ext" "$out$ext.tmp" && mv "$out$ext.tmp" "$out$ext"
+    cp "$model" "$out.tmp" && mv "$out.tmp" "$out"
+    # Each member's training log and curve: OUT minus .voz, plus .member<j>.log.csv/.curve.svg
+    for j in $(seq 1 "$MEMBERS"); do
+        for ext in .log.csv .curve.svg; do
+            dst=${out%.voz}.member$j$ext
+            cp "$hw/member$j.voz$ext" "$dst.tmp" && mv "$dst.tmp" "$dst"
+        done
     done
 fi
 step "done: results in $results"
