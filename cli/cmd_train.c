@@ -211,6 +211,7 @@ int cmd_train(int argc, char **argv)
         cli_die(1, "out of memory");
     int verbose = 0, n_ens = 0;
     float ens[VOZ_MAX_WARPS];
+    const char *wave_opt = NULL; /* the first waveform augmentation option given */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char name[64];
@@ -312,22 +313,27 @@ int cmd_train(int argc, char **argv)
         } else if (OPT("--augment-variants")) {
             p.augment_variants = cli_parse_int(name, val, 0, 64);
         } else if (OPT("--speed")) {
+            wave_opt = wave_opt ? wave_opt : "--speed";
             double lo, hi;
             parse_range(name, val, 0.25, 4, &lo, &hi);
             p.augment.speed_min = (float)lo, p.augment.speed_max = (float)hi;
         } else if (OPT("--crop")) {
+            wave_opt = wave_opt ? wave_opt : "--crop";
             double pr, ms;
             parse_two(name, "P:MS", val, 0, 1, 0, 1000, &pr, &ms);
             p.augment.crop_prob = (float)pr, p.augment.crop_ms = (float)ms;
         } else if (OPT("--vtlp")) {
+            wave_opt = wave_opt ? wave_opt : "--vtlp";
             double lo, hi;
             parse_range(name, val, 0.5, 2, &lo, &hi);
             p.augment.warp_min = (float)lo, p.augment.warp_max = (float)hi;
         } else if (OPT("--snr-db")) {
+            wave_opt = wave_opt ? wave_opt : "--snr-db";
             double lo, hi;
             parse_range(name, val, -30, 120, &lo, &hi);
             p.augment.snr_min_db = (float)lo, p.augment.snr_max_db = (float)hi;
         } else if (OPT("--gain-db")) {
+            wave_opt = wave_opt ? wave_opt : "--gain-db";
             double lo, hi;
             parse_range(name, val, -60, 60, &lo, &hi);
             p.augment.gain_min_db = (float)lo, p.augment.gain_max_db = (float)hi;
@@ -374,6 +380,11 @@ int cmd_train(int argc, char **argv)
     cli_check_warps_fit(vtlp_opt, &feat, ens, n_ens);
     if (p.n_train + p.n_compose == 0)
         cli_die(EXIT_USAGE, "no training data: give --train or --compose manifests");
+    /* Waveform augmentation makes the variants of --compose clips; without any, the
+       option would be silently ignored. */
+    if (wave_opt && (p.n_compose == 0 || p.augment_variants == 0))
+        cli_die(EXIT_USAGE, "%s shapes the augmented variants of --compose clips, and this run has none (%s)",
+                wave_opt, p.n_compose == 0 ? "no --compose manifest" : "--augment-variants 0");
     p.train = train;
     p.compose = compose;
     p.meta = meta;

@@ -70,7 +70,8 @@ check_help train --out --train --compose --dev --compose-count --compose-words -
 
 # ---- training options checked before any work: usage errors (exit 2) -------------------------------
 for bad_opt in "--alphabet aa" "--alphabet=" "--crop 1.5:50" "--crop 0.5" "--vtlp 0.4:1.1" "--vtlp 1.2:1.1" \
-               "--sample-rate 1000 --vtlp 0.9:1.1" "--meta vtln_ensemble=abc" "--sample-rate 1000 --meta vtln_ensemble=1.1"; do
+               "--sample-rate 1000 --vtlp 0.9:1.1" "--meta vtln_ensemble=abc" "--sample-rate 1000 --meta vtln_ensemble=1.1" \
+               "--crop 0.5:50" "--speed 0.9:1.1" "--compose $tmp/none.tsv --augment-variants 0 --gain-db -3:3"; do
     # shellcheck disable=SC2086
     "$VOZ" train --out "$tmp/u.voz" --train "$tmp/none.tsv" $bad_opt >/dev/null 2>"$tmp/err"
     rc=$?
