@@ -696,7 +696,11 @@ voz_status voz_model_data_read(const char *path, struct voz_model_data *out)
         fclose(fp);
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu bytes", path, size);
     }
-    size_t got = fread(buf, 1, size, fp);
+    /* The magic first: a large file of another kind (a WAV given as -m) is refused
+       without reading all of it. */
+    size_t got = fread(buf, 1, size < 8 ? size : 8, fp);
+    if (got == (size < 8 ? size : 8) && (got < 8 || memcmp(buf, VOZ_MODEL_MAGIC, 8) == 0))
+        got += fread(buf + got, 1, size - got, fp);
     int err = ferror(fp) ? errno : 0;
     fclose(fp);
     if (err) {
