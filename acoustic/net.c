@@ -402,6 +402,8 @@ struct bwd_views {  /* cache mode only */
 struct voz_net_ws {
     voz_net_config cfg;
     struct pool pool;
+    int serial;                  /* 1 inside voz_net_forward2: the pool is busy with the twin */
+    struct voz_net_ws *twin;     /* 1-thread workspace of voz_net_forward2's second pass */
     float *mem;                  /* the arena, 64-byte aligned */
     size_t cap;                  /* its size in floats */
     int *lens;                   /* [B] valid frames of the last forward */
@@ -523,6 +525,7 @@ void voz_net_ws_free(struct voz_net_ws *ws)
     if (!ws)
         return;
     pool_stop(&ws->pool);
+    voz_net_ws_free(ws->twin);
     voz_free_aligned(ws->mem);
     free(ws->lens);
     free(ws);
@@ -1062,6 +1065,13 @@ static int same_config(const voz_net_config *a, const voz_net_config *b)
            a->layers == b->layers && a->bidirectional == b->bidirectional && a->classes == b->classes;
 }
 
+/* The pool a forward may use: none while voz_net_forward2 has the worker busy. */
+static struct pool *fwd_pool(struct voz_net_ws *ws)
+{
+    static struct pool idle; /* never started: run2() runs both tasks on the caller */
+    return ws->serial ? &idle : &ws->pool;
+}
+
 voz_status voz_net_forward(const struct voz_net *net, struct voz_net_ws *ws, const float *x, const int *lens,
                            int T, int B, float *logprobs, int keep_cache)
 {
@@ -1120,7 +1130,7 @@ voz_status voz_net_forward(const struct voz_net *net, struct voz_net_ws *ws, con
         for (int d = 0; d < 2; d++)
             jobs[d] = (struct dir_job){ net, ws, NULL, in, l, d, (int)layer_input(c, l) };
         if (c->bidirectional)
-            run2(&ws->pool, dir_forward, &jobs[0], dir_forward, &jobs[1]);
+            run2(fwd_pool(ws), dir_forward, &jobs[0], dir_forward, &jobs[1]);
         else
             dir_forward(&jobs[0]);
         if (ws->f.ym[l])
@@ -1129,11 +1139,49 @@ voz_status voz_net_forward(const struct voz_net *net, struct voz_net_ws *ws, con
         in = ws->f.in[l + 1];
     }
     struct rows_job hj[2] = { { net, ws, logprobs, 0, TB / 2, 0, 0 }, { net, ws, logprobs, TB / 2, TB, 0, 0 } };
-    run2(&ws->pool, head_forward, &hj[0], head_forward, &hj[1]);
+    run2(fwd_pool(ws), head_forward, &hj[0], head_forward, &hj[1]);
     ws->cached = keep_cache ? 1 : 0;
     ws->dropped = ws->f.ym[0] != NULL;
     ws->drop_p = ws->dropout;
     ws->drop_seed = ws->dropout_seed;
+    return VOZ_OK;
+}
+
+struct pass_job {
+    const struct voz_net *net;
+    struct voz_net_ws *ws;
+    const float *x;
+    float *y;
+    int T;
+    voz_status s;
+    char err[512]; /* the error text is per thread: carried back from the worker */
+};
+
+static void pass_run(void *arg)
+{
+    struct pass_job *j = arg;
+    j->s = voz_net_forward(j->net, j->ws, j->x, NULL, j->T, 1, j->y, 0);
+    if (j->s)
+        snprintf(j->err, sizeof j->err, "%s", voz_last_error());
+}
+
+voz_status voz_net_forward2(struct voz_net_ws *ws, const struct voz_net *a, const float *xa, float *ya,
+                            const struct voz_net *b, const float *xb, float *yb, int T)
+{
+    if (!ws->pool.running) { /* one thread: one after the other */
+        voz_status s = voz_net_forward(a, ws, xa, NULL, T, 1, ya, 0);
+        return s ? s : voz_net_forward(b, ws, xb, NULL, T, 1, yb, 0);
+    }
+    if (!ws->twin && !(ws->twin = voz_net_ws_create(&ws->cfg, 1)))
+        return voz_fail(VOZ_ERR_NOMEM, "net forward: out of memory for a second workspace");
+    struct pass_job ja = { a, ws, xa, ya, T, VOZ_OK, "" }, jb = { b, ws->twin, xb, yb, T, VOZ_OK, "" };
+    ws->serial = 1;
+    run2(&ws->pool, pass_run, &ja, pass_run, &jb);
+    ws->serial = 0;
+    if (ja.s)
+        return voz_fail(ja.s, "%s", ja.err);
+    if (jb.s)
+        return voz_fail(jb.s, "%s", jb.err);
     return VOZ_OK;
 }
 

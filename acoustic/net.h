@@ -84,6 +84,15 @@ voz_status voz_net_ws_dropout(struct voz_net_ws *ws, float p, uint64_t seed);
 voz_status voz_net_forward(const struct voz_net *net, struct voz_net_ws *ws, const float *x,
                            const int *lens, int T, int B, float *logprobs, int keep_cache);
 
+/* Two inference forwards of one sequence each (B = 1, no cache, T frames): net a on xa
+   into ya and net b (same configuration) on xb into yb. With a 2-thread workspace
+   they run side by side, one on its worker with a second workspace of its own:
+   ensembles need several passes over one utterance, and whole passes in parallel
+   use both cores better than the two directions of each (no hand-off per layer, no
+   serial input projection and head). The results equal two voz_net_forward calls. */
+voz_status voz_net_forward2(struct voz_net_ws *ws, const struct voz_net *a, const float *xa, float *ya,
+                            const struct voz_net *b, const float *xb, float *yb, int T);
+
 /* After voz_net_forward(keep_cache=1) with the same x: dlogits [T][B][C] is the
    gradient of the loss w.r.t. the pre-softmax logits (CTC gives it directly).
    Gradients are ADDED into `grads` (bound to a block of the same layout). dx, if

@@ -301,7 +301,7 @@ struct voz_decode_ctx {
     int K;
     float warps[VOZ_MAX_WARPS];
     struct voz_features_ws *wfeat[VOZ_MAX_WARPS];
-    float *lpb;                    /* [cap_TK][C] log-probabilities of the pass in hand */
+    float *lpb;                    /* [2][cap_TK][C] log-probabilities of the passes in hand */
     size_t cap_TK;
 };
 
@@ -469,14 +469,15 @@ static voz_status decode_lp(struct voz_decode_ctx *c, size_t T, double t0, voz_t
     return VOZ_OK;
 }
 
-/* The buffer of every pass after an utterance's first (c->lp holds the running sum). */
-static voz_status reserve_pass(struct voz_decode_ctx *c, size_t T)
+/* The two buffers of the passes after an utterance's first (c->lp holds the running
+   sum): [cap_TK][C] each, one block. */
+static voz_status reserve_passes(struct voz_decode_ctx *c, size_t T)
 {
     const size_t C = (size_t)c->m->data.net.classes;
     if (T <= c->cap_TK)
         return VOZ_OK;
     size_t cap = c->cap_TK + c->cap_TK / 2 > T ? c->cap_TK + c->cap_TK / 2 : T, nl;
-    if (voz_mul_size(cap, C, &nl) || nl > SIZE_MAX / sizeof(float))
+    if (voz_mul3_size(cap, C, 2, &nl) || nl > SIZE_MAX / sizeof(float))
         return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", c->m->name, T);
     free(c->lpb);
     if (!(c->lpb = malloc(nl * sizeof *c->lpb))) {
@@ -487,39 +488,54 @@ static voz_status reserve_pass(struct voz_decode_ctx *c, size_t T)
     return VOZ_OK;
 }
 
-/* One analysis `f` through each member network in turn (a batch would be no faster on
-   this network and would need that many times the workspace), the posteriors summed
-   into c->lp in the probability domain: lp = log(sum_k exp(lp_k)), pairwise. The
-   utterance's first pass writes c->lp; *passes counts them. */
-static voz_status add_members(struct voz_decode_ctx *c, const float *f, size_t T, int *passes)
+/* lp = log(e^lp + e^b), stably */
+static void log_add_into(float *restrict lp, const float *restrict b, size_t n)
 {
-    const size_t n = T * (size_t)c->m->data.net.classes;
-    voz_status s;
-    for (int j = 0; j < c->M; j++) {
-        if (*passes > 0 && (s = reserve_pass(c, T)))
-            return s;
-        float *dst = *passes > 0 ? c->lpb : c->lp;
-        if ((s = voz_net_forward(&c->m->nets[j], c->ws, f, NULL, (int)T, 1, dst, 0)))
-            return s;
-        if ((*passes)++ == 0)
-            continue;
-        for (size_t i = 0; i < n; i++) { /* log(e^a + e^b), stably */
-            float a = c->lp[i], b = dst[i], hi = a > b ? a : b, lo = a > b ? b : a;
-            c->lp[i] = hi + log1pf(expf(lo - hi));
-        }
+    for (size_t i = 0; i < n; i++) {
+        float x = lp[i], y = b[i], hi = x > y ? x : y, lo = x > y ? y : x;
+        lp[i] = hi + log1pf(expf(lo - hi));
     }
-    return VOZ_OK;
 }
 
-/* The sum of `passes` posteriors -> their mean. */
-static void mean_of_passes(struct voz_decode_ctx *c, size_t T, int passes)
+/* One acoustic pass: a member network on one analysis. */
+struct pass {
+    const struct voz_net *net;
+    const float *feats;
+};
+
+/* Runs n passes over T frames and leaves the mean of their posteriors in c->lp
+   (probability domain: lp = log(mean_k exp(lp_k)), summed in pass order). Two at a
+   time side by side on a 2-thread context (voz_net_forward2: the same numbers as one
+   after the other). */
+static voz_status run_passes(struct voz_decode_ctx *c, const struct pass *ps, int n, size_t T)
 {
-    if (passes < 2)
-        return;
-    const size_t n = T * (size_t)c->m->data.net.classes;
-    const float log_n = logf((float)passes);
-    for (size_t i = 0; i < n; i++)
-        c->lp[i] -= log_n;
+    const struct voz_model *m = c->m;
+    const size_t nl = T * (size_t)m->data.net.classes;
+    voz_status s;
+    if (n == 1)
+        return voz_net_forward(ps[0].net, c->ws, ps[0].feats, NULL, (int)T, 1, c->lp, 0);
+    if ((s = reserve_passes(c, T)))
+        return s;
+    float *b1 = c->lpb, *b2 = c->lpb + c->cap_TK * (size_t)m->data.net.classes;
+    if ((s = voz_net_forward2(c->ws, ps[0].net, ps[0].feats, c->lp, ps[1].net, ps[1].feats, b1, (int)T)))
+        return s;
+    log_add_into(c->lp, b1, nl);
+    int i = 2;
+    for (; i + 1 < n; i += 2) {
+        if ((s = voz_net_forward2(c->ws, ps[i].net, ps[i].feats, b1, ps[i + 1].net, ps[i + 1].feats, b2, (int)T)))
+            return s;
+        log_add_into(c->lp, b1, nl);
+        log_add_into(c->lp, b2, nl);
+    }
+    if (i < n) {
+        if ((s = voz_net_forward(ps[i].net, c->ws, ps[i].feats, NULL, (int)T, 1, b1, 0)))
+            return s;
+        log_add_into(c->lp, b1, nl);
+    }
+    const float log_n = logf((float)n);
+    for (size_t k = 0; k < nl; k++)
+        c->lp[k] -= log_n;
+    return VOZ_OK;
 }
 
 voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats, size_t T, double t0,
@@ -533,27 +549,28 @@ voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats,
         return empty_transcript(out, t0, 0);
     if (T > INT_MAX / 2)
         return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
-    int passes = 0;
+    struct pass ps[VOZ_MAX_MEMBERS];
+    for (int j = 0; j < c->M; j++)
+        ps[j] = (struct pass){ &m->nets[j], feats };
     voz_status s = check_features(m, feats, T);
     if (s == VOZ_OK)
         s = ctx_reserve(c, T);
     if (s == VOZ_OK)
-        s = add_members(c, feats, T, &passes);
-    if (s)
-        return s;
-    mean_of_passes(c, T, passes);
-    return decode_lp(c, T, t0, out, logprobs_out);
+        s = run_passes(c, ps, c->M, T);
+    return s ? s : decode_lp(c, T, t0, out, logprobs_out);
 }
 
-/* The VTLN ensemble: K analyses of the same samples, one per warp, each through every
-   member network, all the posteriors averaged. */
+/* The VTLN ensemble: K analyses of the same samples, one per warp (each in its own
+   feature workspace, so all K stay valid), each through every member network, all
+   the posteriors averaged. */
 static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, size_t n, double t0,
                                   voz_transcript *out, float **logprobs_out, size_t *T_out)
 {
     const struct voz_model *m = c->m;
     const int K = c->K;
     size_t T = 0;
-    int passes = 0;
+    struct pass ps[VOZ_MAX_WARPS * VOZ_MAX_MEMBERS];
+    int n_ps = 0;
     voz_status s;
     for (int k = 0; k < K; k++) {
         if (!c->wfeat[k]) {
@@ -574,10 +591,13 @@ static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, si
             return empty_transcript(out, t0, (double)n / m->data.sample_rate);
         if (T > INT_MAX / 2)
             return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
-        if ((s = check_features(m, f, T)) || (s = ctx_reserve(c, T)) || (s = add_members(c, f, T, &passes)))
+        if ((s = check_features(m, f, T)))
             return s;
+        for (int j = 0; j < c->M; j++)
+            ps[n_ps++] = (struct pass){ &m->nets[j], f };
     }
-    mean_of_passes(c, T, passes);
+    if ((s = ctx_reserve(c, T)) || (s = run_passes(c, ps, n_ps, T)))
+        return s;
     memset(out, 0, sizeof *out);
     if ((s = decode_lp(c, T, t0, out, logprobs_out)))
         return s;

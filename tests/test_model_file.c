@@ -779,6 +779,42 @@ static void test_decode_members(void **state)
     voz_model_data_release(&d);
 }
 
+/* Passes run two at a time on a 2-thread context (voz_net_forward2): the posteriors
+   must be the very numbers of the 1-thread context, for even and odd pass counts. */
+static void test_decode_members_threads(void **state)
+{
+    (void)state;
+    struct voz_model_data d;
+    make_ensemble(&d, 3);
+    struct voz_model *m = load_data(&d);
+    const size_t n = 24000;
+    float *x = noise(n, 7, 0.2f);
+    const struct { int members, warps; } cases[] = { { 0, 0 }, { 2, 0 }, { 0, 2 }, { 1, 3 }, { 2, 3 }, { 3, 1 } };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        float *lp[2];
+        size_t T[2];
+        voz_transcript t;
+        for (int th = 0; th < 2; th++) {
+            voz_decode_params p = voz_decode_default_params();
+            p.decoder = VOZ_DECODER_BEAM;
+            p.threads = th + 1;
+            p.n_members = cases[k].members;
+            p.n_warps = cases[k].warps;
+            for (int w = 0; w < p.n_warps; w++)
+                p.warps[w] = 0.9f + 0.1f * (float)w;
+            assert_int_equal(voz_decode_utterance(m, x, n, &p, 0, &t, &lp[th], &T[th]), VOZ_OK);
+            voz_transcript_release(&t);
+        }
+        assert_int_equal(T[0], T[1]);
+        assert_memory_equal(lp[0], lp[1], T[0] * N_ALPHA * sizeof(float));
+        free(lp[0]);
+        free(lp[1]);
+    }
+    free(x);
+    voz_model_free(m);
+    voz_model_data_release(&d);
+}
+
 /* The beam search constrained to a word list, chosen by AUTO when words are given. */
 static void test_decode_beam(void **state)
 {
@@ -1031,6 +1067,7 @@ int main(void)
         cmocka_unit_test(test_decode_constant),
         cmocka_unit_test(test_decode_beam),
         cmocka_unit_test(test_decode_members),
+        cmocka_unit_test(test_decode_members_threads),
         cmocka_unit_test(test_segment_cuts),
         cmocka_unit_test(test_e2e_reference),
     };
