@@ -13,7 +13,8 @@ audio    WAV images written here byte by byte: every sample encoding the reader 
          1-3 channels, extra chunks (LIST, fact, odd-sized with a pad byte) before the
          data, lying RIFF/data sizes (0, 0xFFFFFFFF, past the end), no samples, one
          frame, a NaN sample; and sox's conversions of one of them.
-model    tiny voz model files (models/FORMAT.md) for each cell type, uni- and
+model    tiny voz model files (models/FORMAT.md) for each cell type (one an ensemble of
+         three networks, format version 2), uni- and
          bidirectional, with and without word list, metadata and an unknown section.
 manifest TSV and DeepSpeech CSV manifests with the cases the parser distinguishes
          (BOM, CRLF, quotes, line breaks in quotes, blank lines, bad characters,
@@ -140,7 +141,7 @@ def vstr(s):
 
 
 def model(cell="lstm", layers=1, bidi=0, hidden=2, classes=("", " ", "a", "b"), words=(), meta=(),
-          extra=b"", feat_over=None):
+          extra=b"", feat_over=None, members=1):
     feat = dict(rate=8000, frame_length=25.0, frame_shift=10.0, preemph=0.97, remove_dc=1, window=0, round_pow2=1,
                 snip_edges=1, dither=0.0, num_mel_bins=5, low_freq=20.0, high_freq=0.0, num_ceps=3, lifter=22.0,
                 use_energy=0, raw_energy=1, energy_floor=0.0, htk_compat=0, delta_order=1, delta_window=2, cmvn=1,
@@ -167,6 +168,8 @@ def model(cell="lstm", layers=1, bidi=0, hidden=2, classes=("", " ", "a", "b"), 
             tensors += [("rnn.weight_ih_l%d%s" % (l, sfx), [G, I]), ("rnn.weight_hh_l%d%s" % (l, sfx), [G, hidden]),
                         ("rnn.bias_ih_l%d%s" % (l, sfx), [G]), ("rnn.bias_hh_l%d%s" % (l, sfx), [G])]
     tensors += [("fc.weight", [C, D]), ("fc.bias", [C])]
+    # An ensemble (format version 2): the same set again per member, behind "member<j>.".
+    tensors += [("member%d.%s" % (j, n), shape) for j in range(1, members) for n, shape in tensors]
 
     def table(offsets):
         t = struct.pack("<I", len(tensors))
@@ -198,7 +201,7 @@ def model(cell="lstm", layers=1, bidi=0, hidden=2, classes=("", " ", "a", "b"), 
             data += struct.pack("<f", ((k * 37) % 17 - 8) / 20.0)
             k += 1
     body += section(b"TENS", table(offsets)) + section(b"DATA", bytes(data))
-    img = bytearray(b"VOZMODEL" + struct.pack("<II", 1, 24) + bytes(8)) + body
+    img = bytearray(b"VOZMODEL" + struct.pack("<II", 2 if members > 1 else 1, 24) + bytes(8)) + body
     total = len(img) + 4
     img[16:24] = struct.pack("<Q", total)
     return bytes(img) + struct.pack("<I", zlib.crc32(bytes(img)) & 0xFFFFFFFF)
@@ -209,6 +212,7 @@ def model_seeds():
         "lstm.voz": model("lstm"),
         "gru_bidi_2layers_words_meta.voz": model("gru", layers=2, bidi=1, words=("ab", "ba", "a"),
                                                  meta=(("name", "seed"), ("license", "none"))),
+        "lstm_bidi_ensemble_of_3.voz": model("lstm", bidi=1, words=("ab", "a"), members=3),
         "rnn_tanh_extra_section.voz": model("rnn_tanh", extra=section(b"XTRA", b"future data"),
                                             feat_over=dict(delta_order=0, cmvn=0)),
         "rnn_relu_options.voz": model("rnn_relu", bidi=1, classes=("", "x", " ", "\u00e9", "\u4e2d"),
