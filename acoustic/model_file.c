@@ -418,8 +418,9 @@ static voz_status parse_tensors(struct cur *c, const struct section *data, uint3
         return s;
     if (per <= 0 || n == 0 || n % (uint32_t)per || n / (uint32_t)per > max_members) {
         if (max_members == 1)
-            return voz_fail(VOZ_ERR_FORMAT, "%s: tensor table has %" PRIu32 " tensors, expected %d for this network",
-                            c->name, n, per);
+            return voz_fail(VOZ_ERR_FORMAT, "%s: tensor table has %" PRIu32 " tensors, expected %d for this network%s",
+                            c->name, n, per, per > 0 && n % (uint32_t)per == 0 && n / (uint32_t)per <= VOZ_MODEL_MAX_MEMBERS
+                            ? " (several networks need format version 2)" : "");
         return voz_fail(VOZ_ERR_FORMAT, "%s: tensor table has %" PRIu32 " tensors, expected %d per network for "
                         "1 to %u networks", c->name, n, per, VOZ_MODEL_MAX_MEMBERS);
     }
@@ -815,6 +816,11 @@ static voz_status check_for_write(const struct voz_model_data *m)
     if (m->members < 0 || m->members > VOZ_MODEL_MAX_MEMBERS)
         return voz_fail(VOZ_ERR_INVALID, "model: %d member networks, expected 1..%d", m->members,
                         VOZ_MODEL_MAX_MEMBERS);
+    /* What no reader would load is not written (the rest of the file is small). */
+    uint64_t bytes = (uint64_t)voz_net_num_weights(&m->net) * 4 * (uint64_t)(m->members > 1 ? m->members : 1);
+    if (bytes > MAX_FILE_BYTES - ((uint64_t)1 << 20))
+        return voz_fail(VOZ_ERR_INVALID, "model: %" PRIu64 " MiB of weights, more than a model file may hold "
+                        "(%" PRIu64 " MiB)", bytes >> 20, MAX_FILE_BYTES >> 20);
     return VOZ_OK;
 }
 
@@ -938,6 +944,11 @@ voz_status voz_model_data_serialize(const struct voz_model_data *m, void **out, 
     if (b.oom) {
         free(b.p);
         return voz_fail(VOZ_ERR_NOMEM, "model: out of memory serialising");
+    }
+    if (b.n > MAX_FILE_BYTES) { /* a word list or metadata of hundreds of MB */
+        free(b.p);
+        return voz_fail(VOZ_ERR_INVALID, "model: %zu bytes, more than a model file may have (%" PRIu64 ")", b.n,
+                        MAX_FILE_BYTES);
     }
     put_u64(b.p + 16, (uint64_t)b.n);
     put_u32(b.p + b.n - 4, voz_crc32(0, b.p, b.n - 4));

@@ -74,7 +74,7 @@ int cmd_ensemble(int argc, char **argv)
         }
     }
     const int n_in = argc - optind;
-    if (!out)
+    if (!out || !*out)
         cli_die(EXIT_USAGE, "ensemble: --out FILE is required (see voz ensemble --help)");
     if (n_in < 2)
         cli_die(EXIT_USAGE, "ensemble: expected at least two models, found %d (see voz ensemble --help)", n_in);
@@ -83,11 +83,9 @@ int cmd_ensemble(int argc, char **argv)
     if (voz_model_data_read(argv[optind], &first))
         cli_die(1, "%s", voz_last_error());
     const size_t per = voz_net_num_floats(&first.net);
-    float *params = voz_alloc_aligned((size_t)VOZ_MODEL_MAX_MEMBERS * per * sizeof *params);
-    if (!params)
-        cli_die(1, "ensemble: out of memory");
+    float *params = first.params; /* grown as members join */
     int members = first.members;
-    memcpy(params, first.params, (size_t)members * per * sizeof *params);
+    first.params = NULL;
     for (int i = optind + 1; i < argc; i++) {
         if (voz_model_data_read(argv[i], &d))
             cli_die(1, "%s", voz_last_error());
@@ -98,15 +96,25 @@ int cmd_ensemble(int argc, char **argv)
         if (members + d.members > VOZ_MODEL_MAX_MEMBERS)
             cli_die(1, "%s: the ensemble would hold %d networks, at most %d fit in a model file", argv[i],
                     members + d.members, VOZ_MODEL_MAX_MEMBERS);
-        memcpy(params + (size_t)members * per, d.params, (size_t)d.members * per * sizeof *params);
+        float *grown = voz_alloc_aligned((size_t)(members + d.members) * per * sizeof *grown);
+        if (!grown)
+            cli_die(1, "ensemble: out of memory for %d networks", members + d.members);
+        memcpy(grown, params, (size_t)members * per * sizeof *grown);
+        memcpy(grown + (size_t)members * per, d.params, (size_t)d.members * per * sizeof *grown);
+        voz_free_aligned(params);
+        params = grown;
         members += d.members;
         voz_model_data_release(&d);
     }
-    voz_free_aligned(first.params);
     first.params = params;
     first.members = members;
-    if (voz_model_data_write(&first, out))
-        cli_die(1, "%s", voz_last_error());
+    if (voz_model_data_write(&first, out)) {
+        /* The writer's own checks say "model: ..."; file errors name the file already. */
+        const char *e = voz_last_error();
+        if (!strncmp(e, "model: ", 7))
+            cli_die(1, "%s: %s", out, e + 7);
+        cli_die(1, "%s", e);
+    }
     printf("%s: %d networks (%s and %d more)\n", out, members, argv[optind], n_in - 1);
     voz_model_data_release(&first);
     cli_check_stdout();

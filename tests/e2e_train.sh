@@ -311,6 +311,13 @@ printf 'fsdd/1_jackson_0.wav\tone\nfsdd/no_such.wav\ttwo\n' >"$tmp/bad.tsv"
 rc=$?
 [ $rc -eq 1 ] && grep -q "bad.tsv:2: cannot read audio" "$tmp/bad.err" && ok "missing audio: $(tail -n 1 "$tmp/bad.err")" ||
     fail "missing audio: exit $rc, '$(cat "$tmp/bad.err")'"
+# A FIFO where a training clip should be: named at once, never waited on.
+mkfifo "$tmp/clip.fifo"
+printf 'clip.fifo\tone\n' >"$tmp/fifo.tsv"
+timeout 20 "$VOZ" train --out "$tmp/bad.voz" --train "$tmp/fifo.tsv" --sample-rate 8000 --epochs 1 2>"$tmp/bad.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.tsv:1: cannot read audio '.*clip.fifo': is a FIFO" "$tmp/bad.err" && ok "FIFO clip: $(tail -n 1 "$tmp/bad.err")" ||
+    fail "FIFO clip: exit $rc (124: blocked), '$(cat "$tmp/bad.err")'"
 printf 'fsdd/1_jackson_0.wav\tone #1\n' >"$tmp/bad2.tsv"
 "$VOZ" train --out "$tmp/bad.voz" --train "$tmp/bad2.tsv" --sample-rate 8000 --epochs 1 2>"$tmp/bad.err"
 rc=$?

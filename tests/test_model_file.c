@@ -517,7 +517,7 @@ static void test_members(void **state)
         parse_expect(b, n, status, msg);                                                                           \
     } while (0)
     /* Version 1 holds one network. */
-    CRAFT(wr32(b + 8, 1), VOZ_ERR_FORMAT, "tensor table has 54 tensors, expected 18 for this network");
+    CRAFT(wr32(b + 8, 1), VOZ_ERR_FORMAT, "tensor table has 54 tensors, expected 18 for this network (several networks need format version 2)");
     /* A count that is not a whole number of networks. */
     CRAFT(wr32(b + section(b, n, "TENS"), 53), VOZ_ERR_FORMAT,
           "tensor table has 53 tensors, expected 18 per network for 1 to 8 networks");
@@ -533,11 +533,18 @@ static void test_members(void **state)
 #undef CRAFT
     free(b);
 
-    /* The writer refuses more than fit. */
+    /* The writer refuses more than fit, and what no reader would load: 8 networks of
+       hidden 1024 are 1.1 GiB (refused from the shape, before any weight is read). */
     m.members = VOZ_MODEL_MAX_MEMBERS + 1;
     void *big;
     size_t nbig;
     assert_int_equal(voz_model_data_serialize(&m, &big, &nbig), VOZ_ERR_INVALID);
+    m.members = VOZ_MODEL_MAX_MEMBERS;
+    const int hidden = m.net.hidden;
+    m.net.hidden = 1024;
+    assert_int_equal(voz_model_data_serialize(&m, &big, &nbig), VOZ_ERR_INVALID);
+    assert_non_null(strstr(voz_last_error(), "more than a model file may hold (256 MiB)"));
+    m.net.hidden = hidden;
     m.members = 3;
     free(buf);
     free(buf1);

@@ -194,11 +194,36 @@ def write_voz(path, *, cell, hidden, layers, bidirectional, alphabet, blank, ten
     size = HEADER + len(body) + 4
     blob = MAGIC + struct.pack("<IIQ", 2 if members > 1 else 1, HEADER, size) + body
     blob += struct.pack("<I", zlib.crc32(blob) & 0xFFFFFFFF)
-    with open(path + ".tmp", "wb") as f:
-        f.write(blob)
-    import os
-    os.replace(path + ".tmp", path)
+    _write_atomic(path, blob)
     return blob
+
+
+def _write_atomic(path, blob):
+    """Writes a new file beside `path` and renames it over: never a half-written model.
+    The temporary file is created exclusively and not through a symlink, and only a
+    regular file (or nothing) is replaced, as the C writer does."""
+    import os
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ValueError(f"{path}: exists and is not a regular file")
+    except FileNotFoundError:
+        pass
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 class FormatError(Exception):
@@ -322,21 +347,41 @@ def read_voz(path):
     layout = dict(member_layout(base, members))
     at, tensors = 4, {}
     dstart, dsize = sections["DATA"]
+    extents = []
     for _ in range(nt):
         (name,), at = strings(tp, at, 1)
+        if at + 8 > len(tp):
+            raise FormatError(f"{path}: the tensor table ends inside entry {name!r}")
         dtype, ndim = struct.unpack_from("<II", tp, at)
         at += 8
+        if dtype != 0:
+            raise FormatError(f"{path}: tensor {name!r} has dtype {dtype}, expected 0 (f32)")
+        if ndim not in (1, 2) or at + 8 * ndim + 16 > len(tp):
+            raise FormatError(f"{path}: tensor {name!r} has {ndim} dimensions or its entry is cut off")
         shape = struct.unpack_from(f"<{ndim}Q", tp, at)
         at += 8 * ndim
         off, nbytes = struct.unpack_from("<QQ", tp, at)
         at += 16
         if name not in layout or name in tensors:
             raise FormatError(f"{path}: unexpected or repeated tensor {name!r}")
-        if dtype != 0 or tuple(shape) != layout[name]:
+        if tuple(shape) != layout[name]:
             raise FormatError(f"{path}: tensor {name!r} has shape {list(shape)}, expected {list(layout[name])}")
-        if off % 64 or off < dstart or off + nbytes > dstart + dsize or nbytes != 4 * math.prod(shape):
-            raise FormatError(f"{path}: tensor {name!r} at {off} (+{nbytes}) is outside the data")
-        tensors[name] = np.frombuffer(blob, dtype="<f4", count=nbytes // 4, offset=off).reshape(shape).copy()
+        if nbytes != 4 * math.prod(shape):
+            raise FormatError(f"{path}: tensor {name!r} says {nbytes} bytes, expected {4 * math.prod(shape)}")
+        if off % 64:
+            raise FormatError(f"{path}: tensor {name!r} at offset {off} is not 64-byte aligned")
+        if off < dstart or off + nbytes > dstart + dsize:
+            raise FormatError(f"{path}: tensor {name!r} at {off} (+{nbytes}) is outside the data section")
+        for other, lo, hi in extents:
+            if off < hi and lo < off + nbytes:
+                raise FormatError(f"{path}: tensors {name!r} and {other!r} overlap in the file")
+        extents.append((name, off, off + nbytes))
+        t = np.frombuffer(blob, dtype="<f4", count=nbytes // 4, offset=off).reshape(shape).copy()
+        if not np.isfinite(t).all():
+            raise FormatError(f"{path}: tensor {name!r} holds a value that is not finite")
+        tensors[name] = t
+    if at != len(tp):
+        raise FormatError(f"{path}: section TENS has {len(tp) - at} stray bytes after the table")
     if set(tensors) != set(layout):
         raise FormatError(f"{path}: tensors missing: {sorted(set(layout) - set(tensors))}")
     return dict(version=version, size=n, crc32=stored, members=members, sample_rate=sample_rate, features=feat,
@@ -440,6 +485,9 @@ def main():
                   bidirectional=bool(cfg.get("bidirectional", True)), alphabet=cfg["alphabet"],
                   blank=int(cfg.get("blank", 0)), tensors=sd, sample_rate=int(cfg.get("sample_rate", 16000)),
                   features=feats, words=cfg.get("words"), metadata=meta)
+    except struct.error as e:
+        print(f"torch2voz: {args.dump or args.set_meta}: truncated or malformed section ({e})", file=sys.stderr)
+        return 1
     except (OSError, ValueError, KeyError, FormatError) as e:
         print(f"torch2voz: {e}", file=sys.stderr)
         return 1

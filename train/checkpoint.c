@@ -337,11 +337,12 @@ voz_status voz_checkpoint_read(const char *path, struct voz_checkpoint *out)
     if (fd < 0)
         return voz_fail(VOZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
+    memset(&st, 0, sizeof st);
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         int dir = S_ISDIR(st.st_mode);
         close(fd);
         return voz_fail(VOZ_ERR_IO, "%s: %s, not a checkpoint file", path,
-                        dir ? "is a directory" : "not a regular file");
+                        dir ? "is a directory" : S_ISFIFO(st.st_mode) ? "is a FIFO (named pipe)" : "is not a regular file");
     }
     FILE *fp = fdopen(fd, "rb");
     if (!fp) {

@@ -893,7 +893,12 @@ static voz_status setup(struct trainer *tr)
     /* A checkpoint can be hours of work: a run without --resume does not replace it
        silently. With --resume, options that differ are refused now, before the
        feature cache is built, rather than after minutes of MFCC work. */
-    if (access(tr->ckpt_path, F_OK) == 0) {
+    struct stat cst;
+    if (stat(tr->ckpt_path, &cst) == 0) {
+        if (!S_ISREG(cst.st_mode))
+            return voz_fail(VOZ_ERR_IO, "%s: %s, not a checkpoint file", tr->ckpt_path,
+                            S_ISDIR(cst.st_mode) ? "is a directory" : S_ISFIFO(cst.st_mode) ? "is a FIFO (named pipe)"
+                            : "is not a regular file");
         if (!p->resume)
             return voz_fail(VOZ_ERR_INVALID, "train: %s is the checkpoint of an earlier run: --resume continues "
                             "it; delete it (or choose another --out) to start afresh", tr->ckpt_path);
