@@ -19,6 +19,9 @@ void cli_setup_log(int verbose);
 /* Loads -m PATH, or the embedded default model when path is NULL; dies with a
    message on failure. */
 struct voz_model *cli_load_model(const char *path);
+/* Decoding threads when --threads is not given: 2 on a machine with two or more
+   cores (the results are the same at 1 and 2), else 1. */
+int cli_default_threads(void);
 /* --decoder auto|greedy|beam; dies with a usage error otherwise. */
 voz_decoder cli_parse_decoder(const char *s);
 /* --vtln LIST|none into p->warps / p->n_warps; dies with a usage error otherwise. */

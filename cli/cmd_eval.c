@@ -38,7 +38,8 @@ static void usage(FILE *fp)
             "                        (default: all of them)\n"
           "  --words FILE          word list, one word per line, constraining the beam search\n"
           "                        (default: the model's word list, if it has one)\n"
-          "  --threads N           threads for the acoustic model, 1 or 2 (default: 1)\n"
+          "  --threads N           threads for the acoustic model, 1 or 2 (default: 2\n"
+            "                        on a machine with two cores or more)\n"
           "  --equiv FILE          word equivalences applied to reference and hypothesis\n"
           "                        before scoring: lines 'CANONICAL ALT...' (e.g. 'zero oh')\n"
           "  --digits              the same as an --equiv line 'zero oh': \"oh\" and \"zero\"\n"
@@ -81,6 +82,7 @@ int cmd_eval(int argc, char **argv)
     const char *model_path = NULL, *manifest = NULL, *equiv_path = NULL, *words_path = NULL;
     int verbose = 0, digits = 0, c;
     voz_decode_params dp = voz_decode_default_params();
+    dp.threads = cli_default_threads();
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":m:vh", opts, NULL)) != -1) {

@@ -296,6 +296,7 @@ int cmd_live(int argc, char **argv)
     int list = 0, realtime = 0, c;
     struct live lv = { 0 };
     voz_stream_params sp = voz_stream_default_params();
+    sp.decode.threads = cli_default_threads();
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {

@@ -30,7 +30,8 @@ static void usage(FILE *fp)
             "                        (default: all of them)\n"
             "  --words FILE          word list, one word per line, constraining the beam search\n"
             "                        (default: the model's word list, if it has one)\n"
-            "  --threads N           threads for the acoustic model, 1 or 2 (default: 1)\n"
+            "  --threads N           threads for the acoustic model, 1 or 2 (default: 2\n"
+            "                        on a machine with two cores or more)\n"
             "  -h, --help            this text\n"
             "\n"
             "Exit status: 0 all files transcribed, 1 a file or the model failed, 2 usage error.\n");
@@ -88,6 +89,7 @@ int cmd_transcribe(int argc, char **argv)
     const char *model_path = NULL, *words_path = NULL;
     int json = 0, c;
     voz_decode_params dp = voz_decode_default_params();
+    dp.threads = cli_default_threads();
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {

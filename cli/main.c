@@ -108,6 +108,12 @@ struct voz_model *cli_load_model(const char *path)
     return m;
 }
 
+int cli_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 2 ? 2 : 1;
+}
+
 void cli_parse_warps(const char *s, voz_decode_params *p)
 {
     if (voz_warps_parse(s, p->warps, &p->n_warps) != VOZ_OK)
