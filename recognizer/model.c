@@ -336,13 +336,17 @@ voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_par
     int n_words = c->p.words ? c->p.n_words : m->data.n_words;
     int beam = c->beam_decoder =
         c->p.decoder == VOZ_DECODER_BEAM || (c->p.decoder == VOZ_DECODER_AUTO && n_words > 0);
-    if (!beam && c->p.n_warps > 0 && !(c->p.n_warps == 1 && c->p.warps[0] == 1.0f)) {
+    /* A list of unwarped analyses only ("1", "1,1") is the plain analysis. */
+    int plain = 1;
+    for (int k = 0; k < c->K; k++)
+        plain &= c->warps[k] == 1.0f;
+    if (!beam && c->p.n_warps > 0 && !plain) {
         int greedy = c->p.decoder == VOZ_DECODER_GREEDY;
         free(c);
         return voz_fail(VOZ_ERR_INVALID, "decode: a VTLN ensemble needs the beam decoder (%s)",
                         greedy ? "greedy reads one analysis" : "no word list, so auto means greedy");
     }
-    if (!beam || (c->K == 1 && c->warps[0] == 1.0f))
+    if (!beam || plain)
         c->K = 0; /* the plain analysis */
     /* Member networks: the same rule as warps (their peaks need not share frames). */
     if (c->p.n_members > m->data.members) {

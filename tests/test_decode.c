@@ -249,6 +249,12 @@ static void test_vtln_ensemble(void **state)
         struct voz_decode_ctx *gc = (void *)1;
         assert_int_equal(voz_decode_ctx_create(mw, &g, &gc), VOZ_ERR_INVALID);
         assert_non_null(strstr(voz_last_error(), "beam"));
+        /* ... but a list of unwarped analyses only is the plain analysis itself. */
+        g.warps[0] = g.warps[1] = 1.0f;
+        assert_int_equal(voz_decode_utterance(mw, x, n, &g, 0, &t, &lpg, &Tm), VOZ_OK);
+        assert_memory_equal(lpg, lp0, T0 * C * sizeof *lp0);
+        free(lpg);
+        voz_transcript_release(&t);
     }
     voz_model_free(mw);
 
