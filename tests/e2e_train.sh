@@ -121,7 +121,7 @@ rc=$?
 if [ $rc -eq 0 ]; then
     fail "resume with another --lr was accepted"
 else
-    [ $rc -eq 2 ] && grep -q "option 'lr' differs.*was 'lr=0.001.*now 'lr=0.0099" "$tmp/b3.err" &&
+    [ $rc -eq 2 ] && grep -q "option 'lr' differs.*was 'lr=0.001', now 'lr=0.01'" "$tmp/b3.err" &&
         ok "changed option refused: $(tail -n 1 "$tmp/b3.err")" ||
         fail "changed --lr on resume: exit $rc, '$(cat "$tmp/b3.err")'"
 fi

@@ -249,6 +249,30 @@ static void option_values(const char *text, const char *k, size_t kl, struct sbu
     }
 }
 
+/* An option value for a message: its decimal fractions at float precision ("0.002"
+   for the stored "0.00200000009", "0.8:1.25"), so the user sees what was typed. Only
+   whole tokens between ':', ',', ';' and spaces that are numbers with a point change;
+   paths, names and checksums stay as they are. */
+static void pretty_value(const char *v, char *out, size_t cap)
+{
+    size_t k = 0;
+    while (*v && k + 1 < cap) {
+        size_t tok = strcspn(v, ":,; ");
+        char *end = NULL;
+        double d = tok && memchr(v, '.', tok) && strspn(v, "0123456789.eE+-") >= tok ? strtod(v, &end) : 0;
+        if (end == v + tok && k + 32 < cap) {
+            k += (size_t)snprintf(out + k, cap - k, "%.7g", d);
+            v += tok;
+        } else {
+            for (size_t i = 0; i < tok && k + 1 < cap; i++)
+                out[k++] = *v++;
+        }
+        if (*v && k + 1 < cap)
+            out[k++] = *v++; /* the separator */
+    }
+    out[k] = 0;
+}
+
 /* Compares the options a checkpoint was written with to the current ones, key by key
    (a checkpoint may predate a key, or a key may be written only when used, like
    dropout). A changed --threads is a warning; any other change refuses the resume. */
@@ -279,11 +303,19 @@ static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const c
                          "--threads", ckpt, vb.s ? sn : "(not set)", "threads=",
                          va.s ? sa : "(not recorded)");
             } else if (differ) {
+                /* Shown at float precision unless that would make the two look alike. */
+                char pa[160], pn[160];
+                pretty_value(sa, pa, sizeof pa);
+                pretty_value(sn, pn, sizeof pn);
+                if (!strcmp(pa, pn) || strlen(sa) >= sizeof pa - 32 || strlen(sn) >= sizeof pn - 32) {
+                    snprintf(pa, sizeof pa, "%s", sa);
+                    snprintf(pn, sizeof pn, "%s", sn);
+                }
                 st = voz_fail(VOZ_ERR_INVALID, "%s: option '%.*s' differs from the checkpoint (was %s%.*s%s%s%s, "
                               "now %s%.*s%s%s%s); resume with the same options, or delete the checkpoint to start afresh",
                               ckpt, (int)kl, l, va.s ? "'" : "", va.s ? (int)kl : 0, l, va.s ? "=" : "",
-                              va.s ? sa : "not set", va.s ? "'" : "", vb.s ? "'" : "", vb.s ? (int)kl : 0, l,
-                              vb.s ? "=" : "", vb.s ? sn : "not set", vb.s ? "'" : "");
+                              va.s ? pa : "not set", va.s ? "'" : "", vb.s ? "'" : "", vb.s ? (int)kl : 0, l,
+                              vb.s ? "=" : "", vb.s ? pn : "not set", vb.s ? "'" : "");
             }
             free(va.s);
             free(vb.s);
