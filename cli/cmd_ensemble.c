@@ -7,6 +7,7 @@
 #include "common/util.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,9 @@ int cmd_ensemble(int argc, char **argv)
         cli_die(1, "%s", voz_last_error());
     const size_t per = voz_net_num_floats(&first.net);
     float *params = first.params; /* grown as members join */
+    uint32_t *crcs = calloc((size_t)n_in, sizeof *crcs);
+    if (!crcs)
+        cli_die(1, "ensemble: out of memory");
     int members = first.members;
     first.params = NULL;
     for (int i = optind + 1; i < argc; i++) {
@@ -101,6 +105,7 @@ int cmd_ensemble(int argc, char **argv)
             cli_die(1, "ensemble: out of memory for %d networks", members + d.members);
         memcpy(grown, params, (size_t)members * per * sizeof *grown);
         memcpy(grown + (size_t)members * per, d.params, (size_t)d.members * per * sizeof *grown);
+        crcs[i - optind] = d.checksum;
         voz_free_aligned(params);
         params = grown;
         members += d.members;
@@ -108,6 +113,23 @@ int cmd_ensemble(int argc, char **argv)
     }
     first.params = params;
     first.members = members;
+    /* Provenance: which files, by name and checksum (the metadata is the first's). */
+    size_t cap = 64;
+    for (int i = optind; i < argc; i++)
+        cap += strlen(argv[i]) + 32;
+    char *from = malloc(cap);
+    if (!from)
+        cli_die(1, "ensemble: out of memory");
+    size_t k = (size_t)snprintf(from, cap, "%d networks from", members);
+    for (int i = optind; i < argc; i++) {
+        const char *base = strrchr(argv[i], '/');
+        uint32_t crc = i == optind ? first.checksum : crcs[i - optind];
+        k += (size_t)snprintf(from + k, cap - k, "%s %s (crc 0x%08x)", i == optind ? "" : ",", base ? base + 1 : argv[i],
+                              (unsigned)crc);
+    }
+    if (voz_model_data_set_meta(&first, "ensemble", from))
+        cli_die(1, "ensemble: out of memory");
+    free(from);
     if (voz_model_data_write(&first, out)) {
         /* The writer's own checks say "model: ..."; file errors name the file already. */
         const char *e = voz_last_error();
@@ -117,6 +139,7 @@ int cmd_ensemble(int argc, char **argv)
     }
     printf("%s: %d networks (%s and %d more)\n", out, members, argv[optind], n_in - 1);
     voz_model_data_release(&first);
+    free(crcs);
     cli_check_stdout();
     return 0;
 }

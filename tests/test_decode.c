@@ -160,11 +160,14 @@ static void test_ctx_refuses(void **state)
     voz_model_free(m);
 }
 
-/* Decodes x with the given warps (n -1: the model's), returning [T][C] log-probs. */
+/* Decodes x with the given warps (n -1: the model's), returning [T][C] log-probs. The
+   first network alone (the default model is an ensemble of two; averaging networks is
+   tested in test_model_file.c), so the warps are what changes here. */
 static float *warped_lp(const struct voz_model *m, const float *x, size_t n, int n_warps, const float *warps,
                         size_t *T, char **text)
 {
     voz_decode_params p = voz_decode_default_params();
+    p.n_members = 1;
     p.n_warps = n_warps;
     for (int k = 0; k < n_warps; k++)
         p.warps[k] = warps[k];
