@@ -1,9 +1,9 @@
 #!/bin/bash
 # models/digits-en/recipe.sh — rebuilds the digits-en model from scratch: installs what is
 # missing, builds voz, synthesizes the synthetic corpus, composes the FSDD dev and test
-# strings, trains the member networks with `voz train` side by side under a time limit,
-# joins them with `voz ensemble` and evaluates on the held-out FSDD speaker and the
-# held-out synthetic voices. Fixed seeds; sized for a 2-core machine and at most 60
+# strings, trains with `voz train` under a time limit (MEMBERS > 1: that many networks
+# side by side, joined by `voz ensemble`) and evaluates on the held-out FSDD speaker and
+# the held-out synthetic voices. Fixed seeds; sized for a 2-core machine and at most 60
 # minutes in total (data about 10, training --minutes, evaluation about 3).
 #
 #   models/digits-en/recipe.sh [--holdout SPEAKER] [--minutes M] [--work DIR] [--out FILE]
@@ -18,15 +18,15 @@
 #               the members train at the same time)
 #   --work      generated data and logs (default build/digits-data; never committed)
 #   --out       where the finished model is installed (default: for the default
-#               holdout models/digits-en/digits-en.voz, with its members' training
-#               logs digits-en.member<j>.log.csv and .curve.svg; for other holdouts
-#               nowhere). Training itself writes WORK/HOLDOUT/digits-en.voz, so a
+#               holdout models/digits-en/digits-en.voz, with its training log
+#               digits-en.voz.log.csv and curve .curve.svg (an ensemble: each
+#               network's, digits-en.member<j>.*); for other holdouts nowhere). Training itself writes WORK/HOLDOUT/digits-en.voz, so a
 #               half-trained model never sits where `make` would embed it.
 #   --tag       experiment name: work in WORK/HOLDOUT-NAME instead of WORK/HOLDOUT
 #   --eval-only skip training, evaluate the existing WORK/HOLDOUT/digits-en.voz
 # Environment: VOZ_SHARED (default ../shared: FSDD is read from VOZ_SHARED/data/fsdd),
-# BUILD (voz build folder, default build/release), MEMBERS (networks, default 2, each
-# trained with --threads / MEMBERS threads), TRAIN_SEED (the first member's seed,
+# BUILD (voz build folder, default build/release), MEMBERS (networks, default 1; more are
+# trained side by side with --threads / MEMBERS threads each), TRAIN_SEED (the first member's seed,
 # default --seed), and the training settings below.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -72,8 +72,10 @@ SPEED=${SPEED:-0.8:1.25} VARIANTS=${VARIANTS:-6} CROP=${CROP:-} VTLP=${VTLP:-}
 # The trainer's seed alone (initialisation, batch order, augmentation), leaving the
 # synthetic corpus and the test strings as --seed makes them: another run to compare.
 TRAIN_SEED=${TRAIN_SEED:-$seed}
-# Member networks of the model, trained side by side with seeds TRAIN_SEED, +1, ...
-MEMBERS=${MEMBERS:-2}
+# Networks of the model, trained side by side with seeds TRAIN_SEED, +1, ... and joined by
+# voz ensemble when more than one (session 4 measured two: not better on average, see
+# README.md; the shipped model has one).
+MEMBERS=${MEMBERS:-1}
 # The decoding default stored in the model: posteriors averaged over two mel-bank warps.
 VTLN_ENSEMBLE=${VTLN_ENSEMBLE:-0.9,1.1}
 
@@ -108,8 +110,8 @@ for g in F M; do
         "$work/synth/strings_heldout.meta.tsv" > "$hw/synth_heldout_$g.tsv"
 done
 
-# One member network per seed, trained side by side (one thread each on the 2-core
-# machine), then joined by `voz ensemble`: the decoder averages their posteriors.
+# One network per seed, trained side by side (MEMBERS of them share the --threads),
+# then joined by `voz ensemble`: the decoder averages their posteriors.
 train_member() { # OUT SEED THREADS LOG
     rm -f "$1" "$1.ckpt"
     "$VOZ" train --out "$1" \
@@ -166,12 +168,14 @@ results=$hw/results.txt
                "synth_heldout_F.tsv:held-out synthetic female voices" \
                "synth_heldout_M.tsv:held-out synthetic male voices"; do
         m=${set%%:*} label=${set#*:}
-        # The model's default decoding (word-list beam over every member on the VTLN
-        # ensemble), the first member alone on the same warps, the beam without the
-        # warps, and greedy (which reads the first member's plain analysis). The
+        # The model's default decoding (word-list beam over every network on the VTLN
+        # ensemble), for an ensemble its first network alone on the same warps, the beam
+        # without the warps, and greedy (the first network's plain analysis). The
         # ensemble is named explicitly so that --eval-only of a model without the
         # metadata measures it too.
-        for dec in auto:$VTLN_ENSEMBLE:0 auto:$VTLN_ENSEMBLE:1 auto:none:0 greedy:none:0; do
+        decs="auto:$VTLN_ENSEMBLE:0 auto:$VTLN_ENSEMBLE:1 auto:none:0 greedy:none:0"
+        [ "$("$VOZ" info "$model" | grep -c '^networks: ')" != 0 ] || decs=${decs/auto:$VTLN_ENSEMBLE:1 /}
+        for dec in $decs; do
             IFS=: read -r d w k <<<"$dec"
             name=$d
             [ "$w" = none ] || name="$name+vtln"
@@ -188,10 +192,11 @@ if [ -n "$out" ] && [ $eval_only = 0 ]; then
     step "install $out"
     mkdir -p "$(dirname "$out")"
     cp "$model" "$out.tmp" && mv "$out.tmp" "$out"
-    # Each member's training log and curve: OUT minus .voz, plus .member<j>.log.csv/.curve.svg
+    # The training log and curve: OUT.log.csv/.curve.svg for one network; for an ensemble
+    # each network's, as OUT minus .voz plus .member<j>.log.csv/.curve.svg.
     for j in $(seq 1 "$MEMBERS"); do
         for ext in .log.csv .curve.svg; do
-            dst=${out%.voz}.member$j$ext
+            if [ "$MEMBERS" = 1 ]; then dst=$out$ext; else dst=${out%.voz}.member$j$ext; fi
             cp "$hw/member$j.voz$ext" "$dst.tmp" && mv "$dst.tmp" "$dst"
         done
     done
