@@ -154,7 +154,10 @@ if [ $eval_only = 0 ]; then
     kill $tailer 2>/dev/null || true
     trap - TERM
     [ $failed = 0 ] || exit 1
-    if [ "$MEMBERS" = 1 ]; then cp "${members[0]}" "$model.tmp" && mv "$model.tmp" "$model"
+    for mj in "${members[@]}"; do
+        [ -e "$mj" ] || { echo "recipe: $mj was not written (no epoch finished: see its .log)" >&2; exit 1; }
+    done
+    if [ "$MEMBERS" = 1 ]; then cp "${members[0]}" "$model.tmp"; mv "$model.tmp" "$model"
     else "$VOZ" ensemble -o "$model" "${members[@]}"; fi
 fi
 
