@@ -303,6 +303,12 @@ struct voz_decode_ctx {
     struct voz_features_ws *wfeat[VOZ_MAX_WARPS];
     float *lpb;                    /* [2][cap_TK][C] log-probabilities of the passes in hand */
     size_t cap_TK;
+    /* An ensemble of networks (M > 1): each one's posteriors, the candidates' labels and
+       the CTC scratch that scores them (decode_members). */
+    float *lpm;                    /* [M][cap_TM][C] */
+    int *cand;                     /* [M + 1][3][cap_TM] labels, first and last frames */
+    size_t cap_TM;
+    struct voz_ctc_ws ctc;
 };
 
 voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_params *p,
@@ -361,6 +367,7 @@ voz_status voz_decode_ctx_create(const struct voz_model *m, const voz_decode_par
                         greedy ? "greedy reads one network" : "no word list, so auto means greedy");
     }
     c->M = !beam ? 1 : c->p.n_members > 0 ? c->p.n_members : m->data.members;
+    voz_ctc_ws_init(&c->ctc);
     *out = c;
     return VOZ_OK;
 }
@@ -375,6 +382,9 @@ void voz_decode_ctx_free(struct voz_decode_ctx *c)
     free(c->lpb);
     voz_net_ws_free(c->ws);
     voz_ctc_beam_free(c->beam);
+    voz_ctc_ws_release(&c->ctc);
+    free(c->lpm);
+    free(c->cand);
     free(c->lp);
     free(c->labels);
     free(c);
@@ -422,41 +432,35 @@ static voz_status check_features(const struct voz_model *m, const float *feats, 
     return VOZ_OK;
 }
 
-/* c->lp [T][C] (from the network) -> words, the decoder the params choose. */
-static voz_status decode_lp(struct voz_decode_ctx *c, size_t T, double t0, voz_transcript *out,
-                            float **logprobs_out)
+/* The best label sequence of lp [T][C] by the beam search (created on first use), or
+   -1 with the error set. */
+static int beam_labels(struct voz_decode_ctx *c, const float *lp, size_t T, int *labels, int *first, int *last)
 {
     const struct voz_model *m = c->m;
     const voz_decode_params *p = &c->p;
     const int C = m->data.net.classes;
-    const size_t n_lp = T * (size_t)C;
-    const float *lp = c->lp;
-    voz_status s = VOZ_OK;
-    for (size_t i = 0; s == VOZ_OK && i < n_lp; i++)
-        if (!isfinite(lp[i]))
-            s = voz_fail(VOZ_ERR_NONFINITE, "%s: log-probability of class %zu at frame %zu is not finite",
-                         m->name, i % (size_t)C, i / (size_t)C);
-    if (s)
-        return s;
-
     const char *const *words = p->words ? p->words : (const char *const *)m->data.words;
     int n_words = p->words ? p->n_words : m->data.n_words;
-    int *labels = c->labels, *first = labels + T, *last = labels + 2 * T;
-    int L;
-    if (c->beam_decoder) {
-        if (!c->beam && (s = voz_ctc_beam_create((const char *const *)m->data.classes, C, m->data.blank, words,
-                                                 n_words, p->beam, &c->beam)))
-            return s;
-        L = voz_ctc_beam_decode(c->beam, lp, (int)T, (size_t)C, labels, first, last);
-        if (L < 0) {
-            char why[256];
-            snprintf(why, sizeof why, "%s", voz_last_error());
-            return voz_fail(VOZ_ERR_NOMEM, "%s: beam search failed: %s", m->name, why);
-        }
-    } else {
-        L = voz_ctc_greedy(lp, (int)T, C, (size_t)C, m->data.blank, labels, first, last);
+    if (!c->beam && voz_ctc_beam_create((const char *const *)m->data.classes, C, m->data.blank, words, n_words,
+                                        p->beam, &c->beam) != VOZ_OK)
+        return -1;
+    int L = voz_ctc_beam_decode(c->beam, lp, (int)T, (size_t)C, labels, first, last);
+    if (L < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", voz_last_error());
+        voz_fail(VOZ_ERR_NOMEM, "%s: beam search failed: %s", m->name, why);
     }
-    if ((s = labels_to_words(m, labels, first, last, L, t0, out)))
+    return L;
+}
+
+/* The chosen labels -> words and times, and the caller's copy of c->lp. */
+static voz_status finish_decode(struct voz_decode_ctx *c, const int *labels, const int *first, const int *last, int L,
+                                size_t T, double t0, voz_transcript *out, float **logprobs_out)
+{
+    const struct voz_model *m = c->m;
+    const size_t n_lp = T * (size_t)m->data.net.classes;
+    voz_status s = labels_to_words(m, labels, first, last, L, t0, out);
+    if (s)
         return s;
     const double duration = T * voz_model_frame_seconds(m);
     out->duration = duration;
@@ -468,9 +472,81 @@ static voz_status decode_lp(struct voz_decode_ctx *c, size_t T, double t0, voz_t
             memset(out, 0, sizeof *out);
             return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", m->name, T);
         }
-        memcpy(*logprobs_out, lp, n_lp * sizeof *lp);
+        memcpy(*logprobs_out, c->lp, n_lp * sizeof *c->lp);
     }
     return VOZ_OK;
+}
+
+static voz_status check_lp(const struct voz_model *m, const float *lp, size_t T)
+{
+    const size_t C = (size_t)m->data.net.classes;
+    for (size_t i = 0; i < T * C; i++)
+        if (!isfinite(lp[i]))
+            return voz_fail(VOZ_ERR_NONFINITE, "%s: log-probability of class %zu at frame %zu is not finite",
+                            m->name, i % C, i / C);
+    return VOZ_OK;
+}
+
+/* c->lp [T][C] (from the network) -> words, the decoder the params choose. */
+static voz_status decode_lp(struct voz_decode_ctx *c, size_t T, double t0, voz_transcript *out,
+                            float **logprobs_out)
+{
+    const struct voz_model *m = c->m;
+    voz_status s = check_lp(m, c->lp, T);
+    if (s)
+        return s;
+    int *labels = c->labels, *first = labels + T, *last = labels + 2 * T;
+    int L = c->beam_decoder ? beam_labels(c, c->lp, T, labels, first, last)
+                            : voz_ctc_greedy(c->lp, (int)T, m->data.net.classes, (size_t)m->data.net.classes,
+                                             m->data.blank, labels, first, last);
+    if (L < 0)
+        return VOZ_ERR_NOMEM;
+    return finish_decode(c, labels, first, last, L, T, t0, out, logprobs_out);
+}
+
+/* An ensemble's answer. Averaging networks' posteriors frame by frame assumes they put
+   each label's spike on the same frames, and networks trained apart need not: on the
+   held-out FSDD speaker nicolas the frame mean of two gave 26.5% WER where either alone
+   gave 18.2% and 19.7% (repeated and lost words). So the candidates are the beam's best
+   from the frame mean and from each network, and the answer is the candidate the
+   networks agree on as a sequence: the highest sum over networks of log p_j(labels|x),
+   each summed over that network's own alignments (CTC's forward pass). Over five held-
+   out speakers that gave 10.1% mean WER on strings, against 11.6% for the first network
+   alone and 11.9% for the frame mean. Ties keep the frame mean's candidate. */
+static voz_status decode_members(struct voz_decode_ctx *c, size_t T, double t0, voz_transcript *out,
+                                 float **logprobs_out)
+{
+    const struct voz_model *m = c->m;
+    const int C = m->data.net.classes, M = c->M;
+    voz_status s = check_lp(m, c->lp, T);
+    for (int j = 0; s == VOZ_OK && j < M; j++)
+        s = check_lp(m, c->lpm + (size_t)j * c->cap_TM * (size_t)C, T);
+    if (s)
+        return s;
+    int best = 0, Lbest = 0;
+    double best_score = -INFINITY;
+    for (int k = 0; k <= M; k++) {
+        int *lab = c->cand + (size_t)k * 3 * c->cap_TM;
+        const float *lp = k == 0 ? c->lp : c->lpm + (size_t)(k - 1) * c->cap_TM * (size_t)C;
+        int L = beam_labels(c, lp, T, lab, lab + c->cap_TM, lab + 2 * c->cap_TM);
+        if (L < 0)
+            return VOZ_ERR_NOMEM;
+        double score = 0;
+        for (int j = 0; j < M && score > -INFINITY; j++) {
+            double loss = voz_ctc_loss_ws(&c->ctc, c->lpm + (size_t)j * c->cap_TM * (size_t)C, (int)T, C, (size_t)C,
+                                          lab, L, m->data.blank, NULL);
+            if (isnan(loss))
+                return voz_fail(VOZ_ERR_NOMEM, "%s: scoring a candidate failed: %s", m->name, voz_last_error());
+            score -= loss;
+        }
+        if (k == 0 || score > best_score) {
+            best = k;
+            Lbest = L;
+            best_score = score;
+        }
+    }
+    const int *lab = c->cand + (size_t)best * 3 * c->cap_TM;
+    return finish_decode(c, lab, lab + c->cap_TM, lab + 2 * c->cap_TM, Lbest, T, t0, out, logprobs_out);
 }
 
 /* The two buffers of the passes after an utterance's first (c->lp holds the running
@@ -505,40 +581,85 @@ static void log_add_into(float *restrict lp, const float *restrict b, size_t n)
 struct pass {
     const struct voz_net *net;
     const float *feats;
+    int member;
 };
 
-/* Runs n passes over T frames and leaves the mean of their posteriors in c->lp
-   (probability domain: lp = log(mean_k exp(lp_k)), summed in pass order). Two at a
-   time side by side on a 2-thread context (voz_net_forward2: the same numbers as one
-   after the other). */
+/* The per-network posteriors of an ensemble: [M][cap_TM][C], kept for the sequence
+   scores (decode_members). */
+static voz_status reserve_members(struct voz_decode_ctx *c, size_t T)
+{
+    const size_t C = (size_t)c->m->data.net.classes;
+    if (T <= c->cap_TM)
+        return VOZ_OK;
+    size_t cap = c->cap_TM + c->cap_TM / 2 > T ? c->cap_TM + c->cap_TM / 2 : T, nl, ni;
+    if (voz_mul3_size(cap, C, (size_t)c->M, &nl) || nl > SIZE_MAX / sizeof(float) ||
+        voz_mul3_size(cap, 3, (size_t)c->M + 1, &ni) || ni > SIZE_MAX / sizeof(int))
+        return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", c->m->name, T);
+    free(c->lpm);
+    free(c->cand);
+    c->lpm = malloc(nl * sizeof *c->lpm);
+    c->cand = malloc(ni * sizeof *c->cand);
+    if (!c->lpm || !c->cand) {
+        free(c->lpm);
+        free(c->cand);
+        c->lpm = NULL;
+        c->cand = NULL;
+        c->cap_TM = 0;
+        return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", c->m->name, T);
+    }
+    c->cap_TM = cap;
+    return VOZ_OK;
+}
+
+/* Runs n passes over T frames (member-major: each network's analyses together) and
+   leaves the mean of all their posteriors in c->lp (probability domain: lp =
+   log(mean_k exp(lp_k)), summed in pass order). With several networks, each one's own
+   mean over its analyses also stays in c->lpm. Two passes at a time side by side on a
+   2-thread context (voz_net_forward2: the same numbers as one after the other). */
 static voz_status run_passes(struct voz_decode_ctx *c, const struct pass *ps, int n, size_t T)
 {
     const struct voz_model *m = c->m;
-    const size_t nl = T * (size_t)m->data.net.classes;
+    const size_t C = (size_t)m->data.net.classes, nl = T * C;
     voz_status s;
     if (n == 1)
         return voz_net_forward(ps[0].net, c->ws, ps[0].feats, NULL, (int)T, 1, c->lp, 0);
-    if ((s = reserve_passes(c, T)))
+    if ((s = reserve_passes(c, T)) || (c->M > 1 && (s = reserve_members(c, T))))
         return s;
-    float *b1 = c->lpb, *b2 = c->lpb + c->cap_TK * (size_t)m->data.net.classes;
-    if ((s = voz_net_forward2(c->ws, ps[0].net, ps[0].feats, c->lp, ps[1].net, ps[1].feats, b1, (int)T)))
-        return s;
-    log_add_into(c->lp, b1, nl);
-    int i = 2;
-    for (; i + 1 < n; i += 2) {
-        if ((s = voz_net_forward2(c->ws, ps[i].net, ps[i].feats, b1, ps[i + 1].net, ps[i + 1].feats, b2, (int)T)))
+    float *tmp[2] = { c->lpb, c->lpb + c->cap_TK * C };
+    /* Where pass i's posteriors are summed: its network's block, or c->lp for one. */
+    int count[VOZ_MAX_MEMBERS] = { 0 };
+    for (int i = 0; i < n; i += 2) {
+        int two = i + 1 < n;
+        if (two)
+            s = voz_net_forward2(c->ws, ps[i].net, ps[i].feats, tmp[0], ps[i + 1].net, ps[i + 1].feats, tmp[1], (int)T);
+        else
+            s = voz_net_forward(ps[i].net, c->ws, ps[i].feats, NULL, (int)T, 1, tmp[0], 0);
+        if (s)
             return s;
-        log_add_into(c->lp, b1, nl);
-        log_add_into(c->lp, b2, nl);
+        for (int q = 0; q <= two; q++) {
+            int j = ps[i + q].member;
+            float *acc = c->M > 1 ? c->lpm + (size_t)j * c->cap_TM * C : c->lp;
+            if (count[j]++ == 0)
+                memcpy(acc, tmp[q], nl * sizeof *acc);
+            else
+                log_add_into(acc, tmp[q], nl);
+        }
     }
-    if (i < n) {
-        if ((s = voz_net_forward(ps[i].net, c->ws, ps[i].feats, NULL, (int)T, 1, b1, 0)))
-            return s;
-        log_add_into(c->lp, b1, nl);
+    for (int j = 0; j < c->M; j++) {
+        float *acc = c->M > 1 ? c->lpm + (size_t)j * c->cap_TM * C : c->lp;
+        const float log_k = logf((float)count[j]);
+        if (count[j] > 1)
+            for (size_t k = 0; k < nl; k++)
+                acc[k] -= log_k;
     }
-    const float log_n = logf((float)n);
-    for (size_t k = 0; k < nl; k++)
-        c->lp[k] -= log_n;
+    if (c->M > 1) { /* the networks' mean, for the frame-level candidate and logprobs_out */
+        memcpy(c->lp, c->lpm, nl * sizeof *c->lp);
+        for (int j = 1; j < c->M; j++)
+            log_add_into(c->lp, c->lpm + (size_t)j * c->cap_TM * C, nl);
+        const float log_m = logf((float)c->M);
+        for (size_t k = 0; k < nl; k++)
+            c->lp[k] -= log_m;
+    }
     return VOZ_OK;
 }
 
@@ -555,13 +676,15 @@ voz_status voz_decode_ctx_features(struct voz_decode_ctx *c, const float *feats,
         return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
     struct pass ps[VOZ_MAX_MEMBERS];
     for (int j = 0; j < c->M; j++)
-        ps[j] = (struct pass){ &m->nets[j], feats };
+        ps[j] = (struct pass){ &m->nets[j], feats, j };
     voz_status s = check_features(m, feats, T);
     if (s == VOZ_OK)
         s = ctx_reserve(c, T);
     if (s == VOZ_OK)
         s = run_passes(c, ps, c->M, T);
-    return s ? s : decode_lp(c, T, t0, out, logprobs_out);
+    if (s)
+        return s;
+    return c->M > 1 ? decode_members(c, T, t0, out, logprobs_out) : decode_lp(c, T, t0, out, logprobs_out);
 }
 
 /* The VTLN ensemble: K analyses of the same samples, one per warp (each in its own
@@ -574,6 +697,7 @@ static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, si
     const int K = c->K;
     size_t T = 0;
     struct pass ps[VOZ_MAX_WARPS * VOZ_MAX_MEMBERS];
+    const float *wf[VOZ_MAX_WARPS];
     int n_ps = 0;
     voz_status s;
     for (int k = 0; k < K; k++) {
@@ -597,13 +721,15 @@ static voz_status decode_ensemble(struct voz_decode_ctx *c, const float *pcm, si
             return voz_fail(VOZ_ERR_INVALID, "%s: %zu frames is too long for one utterance", m->name, T);
         if ((s = check_features(m, f, T)))
             return s;
-        for (int j = 0; j < c->M; j++)
-            ps[n_ps++] = (struct pass){ &m->nets[j], f };
+        wf[k] = f;
     }
+    for (int j = 0; j < c->M; j++)
+        for (int k = 0; k < K; k++)
+            ps[n_ps++] = (struct pass){ &m->nets[j], wf[k], j };
     if ((s = ctx_reserve(c, T)) || (s = run_passes(c, ps, n_ps, T)))
         return s;
     memset(out, 0, sizeof *out);
-    if ((s = decode_lp(c, T, t0, out, logprobs_out)))
+    if ((s = c->M > 1 ? decode_members(c, T, t0, out, logprobs_out) : decode_lp(c, T, t0, out, logprobs_out)))
         return s;
     if (T_out)
         *T_out = T;
