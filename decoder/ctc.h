@@ -48,6 +48,14 @@ void voz_ctc_ws_release(struct voz_ctc_ws *ws);
 double voz_ctc_loss_ws(struct voz_ctc_ws *ws, const float *logprobs, int T, int C,
                        size_t stride, const int *labels, int L, int blank, float *dlogits);
 
+/* The candidate label sequence an ensemble agrees on: the index k maximising
+   sum_j log p_j(cands[k] | x), each p_j the CTC likelihood under network j's log-
+   probabilities lps[j] ([T][C], stride C; every alignment summed, not one path).
+   Ties keep the lower index. *score, if non-NULL, receives the winner's sum (-inf when
+   no candidate fits in T frames). Returns -1 (voz_last_error() set) for invalid input. */
+int voz_ctc_ensemble_pick(struct voz_ctc_ws *ws, const float *const *lps, int M, int T, int C, int blank,
+                          const int *const *cands, const int *lens, int n_cands, double *score);
+
 /* Vocabulary-constrained prefix beam search. `classes` maps class -> UTF-8 string
    (single characters, " " for the word separator, "" for blank). The output is a
    space-separated sequence of words from `words`; with n_words == 0 it is an

@@ -438,3 +438,26 @@ double voz_ctc_loss(const float *logprobs, int T, int C, size_t stride, const in
     voz_ctc_ws_release(&tmp);
     return r;
 }
+
+int voz_ctc_ensemble_pick(struct voz_ctc_ws *ws, const float *const *lps, int M, int T, int C, int blank,
+                          const int *const *cands, const int *lens, int n_cands, double *score)
+{
+    int best = -1;
+    double best_sum = -INFINITY;
+    for (int k = 0; k < n_cands; k++) {
+        double sum = 0;
+        for (int j = 0; j < M && sum > -INFINITY; j++) {
+            double loss = voz_ctc_loss_ws(ws, lps[j], T, C, (size_t)C, cands[k], lens[k], blank, NULL);
+            if (isnan(loss))
+                return -1;
+            sum -= loss;
+        }
+        if (best < 0 || sum > best_sum) {
+            best = k;
+            best_sum = sum;
+        }
+    }
+    if (score)
+        *score = best_sum;
+    return best;
+}

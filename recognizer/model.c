@@ -523,28 +523,21 @@ static voz_status decode_members(struct voz_decode_ctx *c, size_t T, double t0, 
         s = check_lp(m, c->lpm + (size_t)j * c->cap_TM * (size_t)C, T);
     if (s)
         return s;
-    int best = 0, Lbest = 0;
-    double best_score = -INFINITY;
+    const int *cands[VOZ_MAX_MEMBERS + 1];
+    const float *lps[VOZ_MAX_MEMBERS];
+    int lens[VOZ_MAX_MEMBERS + 1];
+    for (int j = 0; j < M; j++)
+        lps[j] = c->lpm + (size_t)j * c->cap_TM * (size_t)C;
     for (int k = 0; k <= M; k++) {
         int *lab = c->cand + (size_t)k * 3 * c->cap_TM;
-        const float *lp = k == 0 ? c->lp : c->lpm + (size_t)(k - 1) * c->cap_TM * (size_t)C;
-        int L = beam_labels(c, lp, T, lab, lab + c->cap_TM, lab + 2 * c->cap_TM);
-        if (L < 0)
+        if ((lens[k] = beam_labels(c, k == 0 ? c->lp : lps[k - 1], T, lab, lab + c->cap_TM, lab + 2 * c->cap_TM)) < 0)
             return VOZ_ERR_NOMEM;
-        double score = 0;
-        for (int j = 0; j < M && score > -INFINITY; j++) {
-            double loss = voz_ctc_loss_ws(&c->ctc, c->lpm + (size_t)j * c->cap_TM * (size_t)C, (int)T, C, (size_t)C,
-                                          lab, L, m->data.blank, NULL);
-            if (isnan(loss))
-                return voz_fail(VOZ_ERR_NOMEM, "%s: scoring a candidate failed: %s", m->name, voz_last_error());
-            score -= loss;
-        }
-        if (k == 0 || score > best_score) {
-            best = k;
-            Lbest = L;
-            best_score = score;
-        }
+        cands[k] = lab;
     }
+    int best = voz_ctc_ensemble_pick(&c->ctc, lps, M, (int)T, C, m->data.blank, cands, lens, M + 1, NULL);
+    if (best < 0)
+        return voz_fail(VOZ_ERR_NOMEM, "%s: scoring the ensemble's candidates failed: %s", m->name, voz_last_error());
+    const int Lbest = lens[best];
     const int *lab = c->cand + (size_t)best * 3 * c->cap_TM;
     return finish_decode(c, lab, lab + c->cap_TM, lab + 2 * c->cap_TM, Lbest, T, t0, out, logprobs_out);
 }

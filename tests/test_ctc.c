@@ -1050,6 +1050,55 @@ static void test_beam_errors(void **state)
 
 /* ---- main --------------------------------------------------------------------------- */
 
+/* An ensemble's pick: two networks that both hear one "a" but put its spike on
+   different frames (1 and 5). Their frame mean has two half-spikes with blanks between,
+   which reads as "a a"; as sequences both networks give "a" far more probability, and
+   that is the pick. The sum over alignments is what makes the two agree. */
+static void test_ensemble_pick(void **state)
+{
+    (void)state;
+    enum { T = 8, C = 3 };
+    float lp0[T * C], lp1[T * C], mean[T * C];
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) {
+            /* spike frames: "a" 0.98; the others: blank 0.9 */
+            float p0 = t == 1 ? (c == 1 ? 0.98f : 0.01f) : (c == 0 ? 0.9f : 0.05f);
+            float p1 = t == 5 ? (c == 1 ? 0.98f : 0.01f) : (c == 0 ? 0.9f : 0.05f);
+            lp0[t * C + c] = logf(p0);
+            lp1[t * C + c] = logf(p1);
+            mean[t * C + c] = logf(0.5f * (p0 + p1));
+        }
+    int lab[T];
+    int L = voz_ctc_greedy(mean, T, C, C, 0, lab, NULL, NULL);
+    assert_int_equal(L, 2); /* the frame mean's reading: "a a" */
+    const int aa[2] = { 1, 1 }, a[1] = { 1 }, b[1] = { 2 }, long9[9] = { 1, 2, 1, 2, 1, 2, 1, 2, 1 };
+    const int *cands[4] = { aa, a, b, long9 };
+    const int lens[4] = { 2, 1, 1, 9 };
+    const float *lps[2] = { lp0, lp1 };
+    struct voz_ctc_ws ws;
+    voz_ctc_ws_init(&ws);
+    double score;
+    assert_int_equal(voz_ctc_ensemble_pick(&ws, lps, 2, T, C, 0, cands, lens, 4, &score), 1);
+    /* the winner's score is the sum of the two networks' log-likelihoods of "a" */
+    double want = -voz_ctc_loss(lp0, T, C, C, a, 1, 0, NULL) - voz_ctc_loss(lp1, T, C, C, a, 1, 0, NULL);
+    assert_true(fabs(score - want) < 1e-9);
+    /* One network alone still prefers its own reading over "a a" and "b". */
+    assert_int_equal(voz_ctc_ensemble_pick(&ws, lps, 1, T, C, 0, cands, lens, 4, NULL), 1);
+    /* Ties keep the lower index; a candidate that cannot fit scores -inf. */
+    const int *same[2] = { a, a };
+    const int lsame[2] = { 1, 1 };
+    assert_int_equal(voz_ctc_ensemble_pick(&ws, lps, 2, T, C, 0, same, lsame, 2, NULL), 0);
+    const int *none_fit[1] = { long9 };
+    const int lnone[1] = { 9 };
+    assert_int_equal(voz_ctc_ensemble_pick(&ws, lps, 2, T, C, 0, none_fit, lnone, 1, &score), 0);
+    assert_true(isinf(score) && score < 0);
+    /* Invalid input: a label out of range. */
+    const int bad[1] = { 7 };
+    const int *badc[1] = { bad };
+    assert_int_equal(voz_ctc_ensemble_pick(&ws, lps, 2, T, C, 0, badc, lsame, 1, NULL), -1);
+    voz_ctc_ws_release(&ws);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1075,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_beam_digit_strings),
         cmocka_unit_test(test_beam_frames),
         cmocka_unit_test(test_beam_errors),
+        cmocka_unit_test(test_ensemble_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
