@@ -42,6 +42,17 @@ fi
 n=$(wc -l < "$tmp/hyp.tsv")
 [ "$n" -eq "${#files[@]}" ] || { echo "FAIL: expected ${#files[@]} transcripts, found $n"; cat "$tmp/err"; exit 1; }
 
+# The optional ensemble (two networks, models/digits-en/digits-en-x2.voz) on the same files.
+X2=models/digits-en/digits-en-x2.voz
+if [ -e "$X2" ]; then
+    "$VOZ" transcribe -m "$X2" "${files[@]}" > "$tmp/hyp2.tsv" 2>> "$tmp/err" ||
+        { echo "FAIL: $VOZ transcribe -m $X2 exited with an error:"; cat "$tmp/err"; exit 1; }
+    ok2=$(awk -F'\t' 'NR == FNR { ref[$1] = $2; next } ($1 in ref) && $2 == ref[$1] { n++ } END { print n + 0 }' \
+        "$tmp/ref.tsv" "$tmp/hyp2.tsv")
+    echo "$X2: $ok2/${#files[@]} exactly right (need $NEED)"
+    [ "$ok2" -ge $NEED ] || { echo "FAIL: $X2 got $ok2 of ${#files[@]}"; exit 1; }
+fi
+
 # Compare per file; list every miss so a failure says which speakers and digits.
 awk -F'\t' -v need=$NEED '
     NR == FNR { ref[$1] = $2; next }

@@ -51,7 +51,10 @@ case $holdout in george|jackson|lucas|nicolas|yweweler|none) ;;
     *) echo "recipe: --holdout: expected george, jackson, lucas, nicolas, yweweler or none, found '$holdout'" >&2; exit 2 ;;
 esac
 speakers=$(printf '%s\n' george jackson lucas nicolas yweweler | grep -vx "$holdout" | paste -sd,)
-[ -n "$out" ] || { [ "$holdout" = none ] && [ -z "$tag" ] && out=models/digits-en/digits-en.voz; }
+# The shipped files: digits-en.voz (one network, embedded in voz) and, with MEMBERS=2,
+# digits-en-x2.voz (the ensemble of two, a -m option).
+suffix=""; [ "${MEMBERS:-1}" = 1 ] || suffix=-x$MEMBERS
+[ -n "$out" ] || { [ "$holdout" = none ] && [ -z "$tag" ] && out=models/digits-en/digits-en$suffix.voz; }
 BUILD=${BUILD:-build/release}
 VOZ=$BUILD/voz
 FSDD=${VOZ_SHARED:-$(cd .. && pwd)/shared}/data/fsdd
