@@ -390,6 +390,23 @@ void voz_decode_ctx_free(struct voz_decode_ctx *c)
     free(c);
 }
 
+/* Replaces *f and *i by fresh blocks of nf floats and ni ints (their old contents are
+   not needed): 0, or -1 with both NULL when either allocation fails. */
+static int regrow_pair(float **f, size_t nf, int **i, size_t ni)
+{
+    free(*f);
+    free(*i);
+    *f = malloc(nf * sizeof **f);
+    *i = malloc(ni * sizeof **i);
+    if (*f && *i)
+        return 0;
+    free(*f);
+    free(*i);
+    *f = NULL;
+    *i = NULL;
+    return -1;
+}
+
 /* lp and labels for T frames, grown by half again so slightly longer segments later
    do not reallocate each time (a freed block of one size and a new one of a slightly
    larger size is what fragments the heap). */
@@ -406,15 +423,7 @@ static voz_status ctx_reserve(struct voz_decode_ctx *c, size_t T)
     if (voz_mul_size(cap, C, &n_lp) || voz_mul_size(cap, 3, &n_lab) || n_lp > SIZE_MAX / sizeof(float) ||
         n_lab > SIZE_MAX / sizeof(int))
         return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", c->m->name, T);
-    free(c->lp);
-    free(c->labels);
-    c->lp = malloc(n_lp * sizeof *c->lp);
-    c->labels = malloc(n_lab * sizeof *c->labels);
-    if (!c->lp || !c->labels) {
-        free(c->lp);
-        free(c->labels);
-        c->lp = NULL;
-        c->labels = NULL;
+    if (regrow_pair(&c->lp, n_lp, &c->labels, n_lab)) {
         c->cap_T = 0;
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", c->m->name, T);
     }
@@ -588,15 +597,7 @@ static voz_status reserve_members(struct voz_decode_ctx *c, size_t T)
     if (voz_mul3_size(cap, C, (size_t)c->M, &nl) || nl > SIZE_MAX / sizeof(float) ||
         voz_mul3_size(cap, 3, (size_t)c->M + 1, &ni) || ni > SIZE_MAX / sizeof(int))
         return voz_fail(VOZ_ERR_NOMEM, "%s: %zu frames is too long", c->m->name, T);
-    free(c->lpm);
-    free(c->cand);
-    c->lpm = malloc(nl * sizeof *c->lpm);
-    c->cand = malloc(ni * sizeof *c->cand);
-    if (!c->lpm || !c->cand) {
-        free(c->lpm);
-        free(c->cand);
-        c->lpm = NULL;
-        c->cand = NULL;
+    if (regrow_pair(&c->lpm, nl, &c->cand, ni)) {
         c->cap_TM = 0;
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory for %zu frames", c->m->name, T);
     }

@@ -376,6 +376,16 @@ static void test_header_errors(void **state)
     voz_model_data_release(&m);
 }
 
+/* A copy of the file image buf[n] into b, changed by `stmt`, resealed (so the checksum
+   passes) and parsed: it must fail with `status` and a message containing `msg`. */
+#define CRAFT(stmt, status, msg)                                                                                   \
+    do {                                                                                                           \
+        memcpy(b, buf, n);                                                                                         \
+        stmt;                                                                                                      \
+        reseal(b, n);                                                                                              \
+        parse_expect(b, n, status, msg);                                                                           \
+    } while (0)
+
 /* Bad content behind a valid checksum: what the validation must catch on its own. */
 static void test_crafted_content(void **state)
 {
@@ -388,13 +398,6 @@ static void test_crafted_content(void **state)
     unsigned char *b = malloc(n);
     assert_non_null(b);
     const size_t net = section(buf, n, "NET "), alph = section(buf, n, "ALPH"), feat = section(buf, n, "FEAT");
-#define CRAFT(stmt, status, msg)                                                                                   \
-    do {                                                                                                           \
-        memcpy(b, buf, n);                                                                                         \
-        stmt;                                                                                                      \
-        reseal(b, n);                                                                                              \
-        parse_expect(b, n, status, msg);                                                                           \
-    } while (0)
 
     /* Absurd dimensions. */
     CRAFT(wr32(b + net + 8, 1u << 30), VOZ_ERR_FORMAT, "bad network configuration");
@@ -446,7 +449,6 @@ static void test_crafted_content(void **state)
     CRAFT(wr32(b + rd64(buf + off) + 8, 0x7fc00000u), VOZ_ERR_NONFINITE,
           "tensor 'rnn.weight_ih_l0' element 2 is nan");
     CRAFT(wr32(b + rd64(buf + off), 0xff800000u), VOZ_ERR_NONFINITE, "is -inf");
-#undef CRAFT
     free(b);
     free(buf);
     voz_model_data_release(&m);
@@ -509,13 +511,6 @@ static void test_members(void **state)
 
     unsigned char *b = malloc(n);
     assert_non_null(b);
-#define CRAFT(stmt, status, msg)                                                                                   \
-    do {                                                                                                           \
-        memcpy(b, buf, n);                                                                                         \
-        stmt;                                                                                                      \
-        reseal(b, n);                                                                                              \
-        parse_expect(b, n, status, msg);                                                                           \
-    } while (0)
     /* Version 1 holds one network. */
     CRAFT(wr32(b + 8, 1), VOZ_ERR_FORMAT, "tensor table has 54 tensors, expected 18 for this network (several networks need format version 2)");
     /* A count that is not a whole number of networks. */
@@ -530,7 +525,6 @@ static void test_members(void **state)
     e = tensor_entry(buf, n, "member1.rnn.weight_hh_l1");
     off = rd64(buf + e + 4 + strlen("member1.rnn.weight_hh_l1") + 8 + 16);
     CRAFT(wr32(b + off, 0x7f800000u), VOZ_ERR_NONFINITE, "tensor 'member1.rnn.weight_hh_l1' element 0 is inf");
-#undef CRAFT
     free(b);
 
     /* The writer refuses more than fit, and what no reader would load: 8 networks of
