@@ -1,5 +1,5 @@
 /* cli/cmd_ensemble.c — `voz ensemble -o OUT MODEL...`: joins models trained apart (other
-   seeds, other data orders) into one file whose networks the beam decoder averages.
+   seeds, other data orders) into one file whose networks the beam decoder combines.
    Networks trained from different starting points make different mistakes on a
    speaker none of them heard, so their mean posterior is right more often than either. */
 #include "cli/cli.h"
@@ -17,8 +17,9 @@ static void usage(FILE *fp)
                 "\n"
                 "Writes OUT holding the networks of every MODEL (at most %d in all; a MODEL may\n"
                 "itself be an ensemble). The beam decoder of transcribe, live and eval then\n"
-                "averages their posteriors, at the cost of one network pass per member\n"
-                "(--members N uses the first N). The models must agree on everything but their\n"
+                "combines them: the best reading of each network and of their mean posterior\n"
+                "are candidates, and the one the networks together find likeliest wins. Each\n"
+                "network costs one pass per VTLN warp (--members N uses the first N). The models must agree on everything but their\n"
                 "weights: sample rate, feature options, network shape, alphabet and word list,\n"
                 "as models trained by the same recipe with another --seed do. The word list\n"
                 "and metadata come from the first MODEL.\n"

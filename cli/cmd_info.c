@@ -128,7 +128,7 @@ int cmd_info(int argc, char **argv)
     total += fc;
     printf("%.*s\n", 57, "==========================================================================");
     if (d->members > 1) {
-        printf("networks: %d of this shape (an ensemble: the beam decoder averages them)\n", d->members);
+        printf("networks: %d of this shape (an ensemble: the beam decoder combines them)\n", d->members);
         total *= (size_t)d->members;
     }
     printf("total parameters: %s (%.1f KiB as float32)\n", grouped(total, num, sizeof num), total * 4 / 1024.0);

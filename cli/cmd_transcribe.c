@@ -26,7 +26,7 @@ static void usage(FILE *fp)
             "  --beam N              prefix beam width, 1..4096 (default: 16)\n"
             "  --vtln LIST|none      VTLN warps whose posteriors are averaged, e.g.\n"
             "                        0.9,1.1 (default: the model's list, if it has one)\n"
-            "  --members N           networks of an ensemble model to average, 1..8\n"
+            "  --members N           networks of an ensemble model to combine, 1..8\n"
             "                        (default: all of them)\n"
             "  --words FILE          word list, one word per line, constraining the beam search\n"
             "                        (default: the model's word list, if it has one)\n"

@@ -132,8 +132,10 @@ typedef struct {
     int n_warps;              /* -1 */
     float warps[VOZ_MAX_WARPS];
     /* A model file may hold several networks trained apart (`voz ensemble`); the beam
-       decoder then averages their posteriors too (every member on every warp). 0: all
-       of them; N: the first N (fewer is faster). Greedy reads the first alone, and
+       decoder then combines them at the sequence level: the best readings of each
+       network and of their mean posterior (every member on every warp) are scored by
+       the sum of the networks' CTC log-likelihoods, the highest wins. 0: all of them;
+       N: the first N (fewer is faster). Greedy reads the first alone, and
        N > 1 with greedy is refused, as for warps. */
     int n_members;            /* 0 */
 } voz_decode_params;
