@@ -22,7 +22,8 @@ static void usage(FILE *fp)
     fputs("usage: voz eval [OPTIONS] MANIFEST\n"
           "\n"
           "Decodes every row of MANIFEST (TSV path<TAB>transcript or DeepSpeech CSV; paths\n"
-          "relative to the manifest) and prints WER, CER, SER and RTF, one per line. Reference\n"
+          "relative to the manifest; '-': standard input, paths relative to the current folder)\n"
+          "and prints WER, CER, SER and RTF, one per line. Reference\n"
           "and hypothesis are normalised as in training; by default every differing word is\n"
           "an error (plain WER).\n"
           "\n"
@@ -134,8 +135,31 @@ int cmd_eval(int argc, char **argv)
         cli_die(1, "%s: %s", m->name, voz_last_error());
     free(classes);
     struct voz_manifest man;
-    if (voz_manifest_read(manifest, &alpha, 0, &man) != VOZ_OK)
+    if (!strcmp(manifest, "-")) { /* standard input: relative paths from the current folder */
+        cli_check_stdin(manifest);
+        manifest = "standard input";
+        size_t len = 0, cap = 1 << 16;
+        char *text = malloc(cap);
+        for (size_t got = 1; text && got > 0;) {
+            if (len == cap) {
+                char *grown = cap < ((size_t)1 << 28) ? realloc(text, 2 * cap) : NULL;
+                if (!grown)
+                    cli_die(1, "standard input: a manifest of more than %zu bytes", cap);
+                text = grown;
+                cap *= 2;
+            }
+            got = fread(text + len, 1, cap - len, stdin);
+            len += got;
+        }
+        if (!text || ferror(stdin))
+            cli_die(1, "standard input: %s", text ? "read failed" : "out of memory");
+        voz_status ms = voz_manifest_parse(text, len, manifest, &alpha, 0, &man);
+        free(text);
+        if (ms != VOZ_OK)
+            cli_die(1, "%s", voz_last_error());
+    } else if (voz_manifest_read(manifest, &alpha, 0, &man) != VOZ_OK) {
         cli_die(1, "%s", voz_last_error());
+    }
     if (man.n_rows == 0)
         cli_die(1, "%s: no rows to evaluate", manifest);
 

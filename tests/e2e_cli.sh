@@ -131,6 +131,10 @@ for args in "ensemble $DIGITS $DIGITS" "ensemble -o $tmp/e.voz $DIGITS" "transcr
         bad "$args" "exit $rc (expected 2)" "$err"
 done
 
+# ---- voz eval - : the manifest from standard input, paths from the current folder ----------------
+out=$(printf '%s\tseven three nine two\n' "$CLIP" | "$VOZ" eval - 2>"$tmp/err" | head -n 1)
+[ "$out" = "WER 0.00%" ] && ok "eval - (a manifest on standard input): $out" || bad "eval -" "'$out'" "$(cat "$tmp/err")"
+
 # ---- a FIFO is refused at once, not waited on --------------------------------------------------
 mkfifo "$tmp/fifo"
 run_t() { timeout 10 "$VOZ" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; err=$(cat "$tmp/err"); }
