@@ -1,7 +1,8 @@
 /* cli/cmd_ensemble.c — `voz ensemble -o OUT MODEL...`: joins models trained apart (other
    seeds, other data orders) into one file whose networks the beam decoder combines.
    Networks trained from different starting points make different mistakes on a
-   speaker none of them heard, so their mean posterior is right more often than either. */
+   speaker none of them heard; the decoder's sequence-level choice among their readings
+   (voz_ctc_ensemble_pick) is right more often than either alone. */
 #include "cli/cli.h"
 #include "acoustic/model_file.h"
 #include "common/util.h"
@@ -19,10 +20,11 @@ static void usage(FILE *fp)
                 "itself be an ensemble). The beam decoder of transcribe, live and eval then\n"
                 "combines them: the best reading of each network and of their mean posterior\n"
                 "are candidates, and the one the networks together find likeliest wins. Each\n"
-                "network costs one pass per VTLN warp (--members N uses the first N). The models must agree on everything but their\n"
-                "weights: sample rate, feature options, network shape, alphabet and word list,\n"
-                "as models trained by the same recipe with another --seed do. The word list\n"
-                "and metadata come from the first MODEL.\n"
+                "network costs one pass per VTLN warp (--members N uses the first N). The\n"
+                "models must agree on everything but their weights: sample rate, feature\n"
+                "options, network shape, alphabet and word list, as models trained by the same\n"
+                "recipe with another --seed do. The word list and metadata come from the first\n"
+                "MODEL.\n"
                 "\n"
                 "options:\n"
                 "  -o, --out FILE   the ensemble to write (a temporary file, then renamed)\n"
