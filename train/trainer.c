@@ -82,6 +82,8 @@ struct trainer {
     struct voz_checkpoint st;        /* the training state; params/m/v borrowed */
     int wrote_out;                   /* --out written by this run or an earlier one */
     int options_changed;             /* --resume refused: an option differs */
+    struct voz_checkpoint resume_from; /* read and checked by setup(), taken by load_checkpoint() */
+    int have_resume;
     float *probe_x;                  /* [probe_T][D] one utterance's features: a model is */
     int probe_T;                     /* written only when it gives finite output on it */
     /* batch buffers, grown on demand */
@@ -276,8 +278,7 @@ static void pretty_value(const char *v, char *out, size_t cap)
 /* Compares the options a checkpoint was written with to the current ones, key by key
    (a checkpoint may predate a key, or a key may be written only when used, like
    dropout). A changed --threads is a warning; any other change refuses the resume. */
-static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const char *saved, const char *now,
-                                   int warn)
+static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const char *saved, const char *now)
 {
     for (int side = 0; side < 2; side++) {
         for (const char *l = side ? saved : now; *l;) {
@@ -297,7 +298,7 @@ static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const c
             int differ = (va.s != NULL) != (vb.s != NULL) || strcmp(sa, sn) != 0;
             voz_status st = VOZ_OK;
             if (differ && kl == 7 && !memcmp(l, "threads", 7)) {
-                if (side == 0 && warn) /* report once */
+                if (side == 0) /* report once */
                     info(tr, "warning: %s: threads=%s differs from the checkpoint's %s%s; training continues, but a "
                          "resumed run is promised to repeat an uninterrupted one bit for bit only with the same "
                          "--threads", ckpt, vb.s ? sn : "(not set)", "threads=",
@@ -763,21 +764,15 @@ static int same_config(const voz_net_config *a, const voz_net_config *b)
            a->bidirectional == b->bidirectional && a->classes == b->classes;
 }
 
-/* Loads OUT.ckpt into the trainer. *found = 0 when there is none. */
+/* Takes the checkpoint setup() read and checked (OUT.ckpt with --resume) into the
+   trainer. *found = 0 when there was none. */
 static voz_status load_checkpoint(struct trainer *tr, int *found)
 {
     *found = 0;
-    if (access(tr->ckpt_path, F_OK) != 0)
+    if (!tr->have_resume)
         return VOZ_OK;
-    struct voz_checkpoint c;
-    voz_status s = voz_checkpoint_read(tr->ckpt_path, &c);
-    if (s != VOZ_OK)
-        return s;
-    if ((s = options_mismatch(tr, tr->ckpt_path, c.options, tr->options, 0)) != VOZ_OK) {
-        tr->options_changed = 1;
-        voz_checkpoint_release(&c);
-        return s;
-    }
+    struct voz_checkpoint c = tr->resume_from;
+    tr->have_resume = 0;
     if (!same_config(&c.net, &tr->cfg) || c.optim_kind != (int)tr->opt.p.kind) {
         voz_checkpoint_release(&c);
         return voz_fail(VOZ_ERR_FORMAT, "%s: network or optimizer differs from the options", tr->ckpt_path);
@@ -934,12 +929,10 @@ static voz_status setup(struct trainer *tr)
         if (!p->resume)
             return voz_fail(VOZ_ERR_INVALID, "train: %s is the checkpoint of an earlier run: --resume continues "
                             "it; delete it (or choose another --out) to start afresh", tr->ckpt_path);
-        struct voz_checkpoint c;
-        if ((s = voz_checkpoint_read(tr->ckpt_path, &c)) != VOZ_OK)
+        if ((s = voz_checkpoint_read(tr->ckpt_path, &tr->resume_from)) != VOZ_OK)
             return s;
-        s = options_mismatch(tr, tr->ckpt_path, c.options, tr->options, 1);
-        voz_checkpoint_release(&c);
-        if (s != VOZ_OK) {
+        tr->have_resume = 1;
+        if ((s = options_mismatch(tr, tr->ckpt_path, tr->resume_from.options, tr->options)) != VOZ_OK) {
             tr->options_changed = 1;
             return s;
         }
@@ -1056,6 +1049,8 @@ static void teardown(struct trainer *tr)
     free(tr->ckpt_path);
     free(tr->csv_path);
     free(tr->svg_path);
+    if (tr->have_resume)
+        voz_checkpoint_release(&tr->resume_from);
 }
 
 /* ---- the loop ------------------------------------------------------------------------ */
