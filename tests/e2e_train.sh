@@ -141,6 +141,12 @@ mkdir -p "$tmp/dir.voz.ckpt"
 rc=$?
 [ $rc -eq 1 ] && grep -q "dir.voz.ckpt: is a directory, not a checkpoint file" "$tmp/b5.err" &&
     ok "directory as checkpoint: $(cat "$tmp/b5.err")" || fail "directory as checkpoint: exit $rc, '$(cat "$tmp/b5.err")'"
+ln -s "$tmp/gone.voz.ckpt" "$tmp/dl.voz.ckpt"
+"$VOZ" train --out "$tmp/dl.voz" "${SHORT[@]}" --resume >/dev/null 2>"$tmp/b6.err"
+rc=$?
+[ $rc -eq 1 ] && [ -L "$tmp/dl.voz.ckpt" ] && [ ! -e "$tmp/dl.voz" ] &&
+    grep -q "dl.voz.ckpt: is a symbolic link to a missing file, not a checkpoint" "$tmp/b6.err" &&
+    ok "dangling link as checkpoint: $(cat "$tmp/b6.err")" || fail "dangling link as checkpoint: exit $rc, '$(cat "$tmp/b6.err")'"
 
 # ---- 1b. --out naming an input is refused before anything is written; stale temporaries
 # of a killed run (PATH.tmp.PID of a dead PID) are swept at the start.

@@ -937,6 +937,11 @@ static voz_status setup(struct trainer *tr)
             return s;
         }
     }
+    /* A link to a checkpoint that has gone (a moved disk, a deleted run) would be
+       replaced by this run's file at the first save; the user meant the missing one. */
+    else if (lstat(tr->ckpt_path, &cst) == 0 && S_ISLNK(cst.st_mode))
+        return voz_fail(VOZ_ERR_IO, "%s: is a symbolic link to a missing file, not a checkpoint; remove the link "
+                        "to start afresh", tr->ckpt_path);
 
     /* Fail before the feature cache and the first epoch when --out cannot be written. */
     struct voz_atomic_file af;
