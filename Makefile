@@ -20,7 +20,7 @@ PKGS     := sndfile soxr kissfft-float openblas portaudio-2.0
 # (python3: standard library only, for test helpers; valgrind: the leak checks).
 DEB_PKGS := build-essential pkg-config libsndfile1-dev libsoxr-dev libkissfft-dev \
             libopenblas-dev portaudio19-dev libasound2-dev libcmocka-dev alsa-utils \
-            espeak-ng sox python3 valgrind
+            espeak-ng sox python3 python3-numpy valgrind
 
 CC       ?= cc
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \

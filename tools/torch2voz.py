@@ -211,7 +211,10 @@ def _write_atomic(path, blob):
     except FileNotFoundError:
         pass
     tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except FileExistsError:
+        raise ValueError(f"{tmp}: already exists (another writer's, or planted): not written through") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
