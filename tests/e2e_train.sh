@@ -114,6 +114,14 @@ kill_and_resume() {
         fail "$name: weights differ: uninterrupted $ref, resumed '$crc'"
 }
 kill_and_resume b "$crc_a" "${SHORT[@]}"
+# Resuming the finished run changes nothing and says so (new --meta values included).
+sum=$(cksum <"$tmp/b.voz")
+"$VOZ" train --out "$tmp/b.voz" "${SHORT[@]}" --resume --meta note=late >/dev/null 2>"$tmp/b2f.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(cksum <"$tmp/b.voz")" = "$sum" ] &&
+    grep -q "training already finished (6 epochs): .*b.voz is left as it is, without the new --meta values" "$tmp/b2f.err" &&
+    ok "finished run resumed: $(grep -o 'training already.*' "$tmp/b2f.err")" ||
+    fail "finished run resumed: exit $rc, '$(cat "$tmp/b2f.err")'"
 b=$tmp/b.voz
 # A resumed run whose options changed is refused (a usage error), naming the option.
 "$VOZ" train --out "$b" "${SHORT[@]}" --lr 0.01 --resume >/dev/null 2>"$tmp/b3.err"

@@ -1260,6 +1260,10 @@ voz_status voz_train_run(const voz_train_params *p, voz_train_result *res)
             info(&tr, "resuming from %s at epoch %d, batch %d (step %llu)", tr.ckpt_path, tr.st.epoch + 1,
                  tr.st.batch, (unsigned long long)tr.st.step);
             tr.wrote_out = tr.st.best_epoch > 0 && access(p->out, F_OK) == 0;
+            /* Nothing will be written, so new --meta values would vanish unnoticed. */
+            if (tr.st.epoch >= p->epochs && tr.wrote_out)
+                info(&tr, "training already finished (%d epochs): %s is left as it is%s; a larger --epochs "
+                     "trains on", tr.st.epoch, p->out, p->n_meta ? ", without the new --meta values" : "");
         } else if (s == VOZ_OK) {
             info(&tr, "no checkpoint %s; starting afresh", tr.ckpt_path);
         }
