@@ -89,40 +89,43 @@ static voz_status rd_u64(struct cur *c, const char *field, uint64_t *v)
     return VOZ_OK;
 }
 
-/* Well-formed UTF-8 without NUL bytes, overlong forms or surrogates. */
+/* The length of the well-formed UTF-8 sequence at s[0..n) (no NUL, overlong form or
+   surrogate), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char b = s[0];
+    size_t len;
+    uint32_t cp;
+    if (b == 0)
+        return 0;
+    if (b < 0x80)
+        return 1;
+    if ((b & 0xE0) == 0xC0)
+        len = 2, cp = b & 0x1F;
+    else if ((b & 0xF0) == 0xE0)
+        len = 3, cp = b & 0x0F;
+    else if ((b & 0xF8) == 0xF0)
+        len = 4, cp = b & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
 static int utf8_valid(const unsigned char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        unsigned char b = s[i];
-        size_t len;
-        uint32_t cp;
-        if (b == 0)
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_seq(s + i, n - i)))
             return 0;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xE0) == 0xC0) {
-            len = 2, cp = b & 0x1F;
-        } else if ((b & 0xF0) == 0xE0) {
-            len = 3, cp = b & 0x0F;
-        } else if ((b & 0xF8) == 0xF0) {
-            len = 4, cp = b & 0x07;
-        } else {
-            return 0;
-        }
-        if (n - i < len)
-            return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += len;
-    }
     return 1;
 }
 
@@ -811,6 +814,18 @@ static voz_status check_for_write(const struct voz_model_data *m)
                             k == m->blank ? "empty (the blank)" : "a non-empty string");
     if (m->n_words < 0 || (m->n_words && !m->words) || m->n_meta < 0)
         return voz_fail(VOZ_ERR_INVALID, "model: bad word list or metadata count");
+    /* Every string is UTF-8 text (FORMAT.md): the reader refuses the file otherwise. */
+    for (int k = 0; k < m->net.classes; k++)
+        if (!utf8_valid((const unsigned char *)m->classes[k], strlen(m->classes[k])))
+            return voz_fail(VOZ_ERR_INVALID, "model: class %d is not valid UTF-8 text", k);
+    for (int i = 0; i < m->n_words; i++)
+        if (!m->words[i] || !utf8_valid((const unsigned char *)m->words[i], strlen(m->words[i])))
+            return voz_fail(VOZ_ERR_INVALID, "model: word %d is not valid UTF-8 text", i + 1);
+    for (int i = 0; i < m->n_meta; i++)
+        if (!m->meta_keys[i] || !m->meta_values[i] ||
+            !utf8_valid((const unsigned char *)m->meta_keys[i], strlen(m->meta_keys[i])) ||
+            !utf8_valid((const unsigned char *)m->meta_values[i], strlen(m->meta_values[i])))
+            return voz_fail(VOZ_ERR_INVALID, "model: metadata entry %d is not valid UTF-8 text", i + 1);
     if (!m->params)
         return voz_fail(VOZ_ERR_INVALID, "model: no parameters");
     if (m->members < 0 || m->members > VOZ_MODEL_MAX_MEMBERS)
@@ -991,27 +1006,56 @@ void voz_model_data_release(struct voz_model_data *m)
     memset(m, 0, sizeof *m);
 }
 
+/* A copy of s with each byte that is not part of valid UTF-8 written as \xNN. */
+static char *utf8_escape(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), bad = 0;
+    for (size_t i = 0, k; i < n; i += k ? k : 1)
+        bad += !(k = utf8_seq(u + i, n - i));
+    char *v = malloc(n + 3 * bad + 1);
+    if (!v)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0, k; i < n; i += k ? k : 1) {
+        if ((k = utf8_seq(u + i, n - i))) {
+            memcpy(v + o, u + i, k);
+            o += k;
+        } else {
+            o += (size_t)snprintf(v + o, 5, "\\x%02x", u[i]);
+        }
+    }
+    v[o] = 0;
+    return v;
+}
+
 voz_status voz_model_data_set_meta(struct voz_model_data *m, const char *key, const char *value)
 {
     if (!key || !*key || !value)
         return voz_fail(VOZ_ERR_INVALID, "model metadata: key must be non-empty and value non-NULL");
-    char *v = strdup(value);
-    if (!v)
+    /* Metadata is UTF-8 text, but values often carry file names, which need not be: a
+       byte that is not part of valid UTF-8 is stored as the four characters \xNN (keys
+       too), so a training clip named in Latin-1 does not make a model no reader loads. */
+    char *v = utf8_escape(value), *k = utf8_escape(key);
+    if (!v || !k) {
+        free(v);
+        free(k);
         return voz_fail(VOZ_ERR_NOMEM, "model metadata: out of memory");
+    }
     for (int i = 0; i < m->n_meta; i++)
-        if (!strcmp(m->meta_keys[i], key)) {
+        if (!strcmp(m->meta_keys[i], k)) {
             free(m->meta_values[i]);
             m->meta_values[i] = v;
+            free(k);
             return VOZ_OK;
         }
-    char *k = strdup(key);
     char **nk = realloc(m->meta_keys, (size_t)(m->n_meta + 1) * sizeof *nk);
     if (nk)
         m->meta_keys = nk;
     char **nv = nk ? realloc(m->meta_values, (size_t)(m->n_meta + 1) * sizeof *nv) : NULL;
     if (nv)
         m->meta_values = nv;
-    if (!k || !nk || !nv) {
+    if (!nk || !nv) {
         free(k);
         free(v);
         return voz_fail(VOZ_ERR_NOMEM, "model metadata: out of memory");

@@ -36,7 +36,7 @@ void cli_check_warps_fit(const char *opt, const voz_feature_params *f, const flo
 /* The model's class strings (malloc'ed array of voz_model_num_classes, free it). */
 const char **cli_model_classes(const struct voz_model *m);
 /* Dies (exit 1) when path is "-" and the caller started voz with standard input closed. */
-void cli_check_stdin(const char *path);
+void cli_check_stdin(const char *path, const char *what);
 /* Flushes stdout and dies (exit 1) when any write to it failed. */
 void cli_check_stdout(void);
 /* Dies (usage error) for getopt_long's ':' or '?' return `c`, naming the argument that

@@ -48,13 +48,23 @@ static const char *mismatch(const struct voz_model_data *a, const struct voz_mod
         return "its sample rate differs";
     if (memcmp(&a->feat, &b->feat, sizeof a->feat))
         return "its feature options differ";
+    /* The alphabet first: a different class count is an alphabet difference to the user. */
+    if (a->net.classes != b->net.classes || a->blank != b->blank ||
+        !same_strings(a->classes, b->classes, a->net.classes))
+        return "its alphabet differs";
     if (memcmp(&a->net, &b->net, sizeof a->net))
         return "its network shape differs";
-    if (a->blank != b->blank || !same_strings(a->classes, b->classes, a->net.classes))
-        return "its alphabet differs";
     if (a->n_words != b->n_words || !same_strings(a->words, b->words, a->n_words))
         return "its word list differs";
     return NULL;
+}
+
+/* The index of the first network that came from the same file as network e. */
+static int first_of(const int *src, int e)
+{
+    while (e > 0 && src[e - 1] == src[e])
+        e--;
+    return e;
 }
 
 int cmd_ensemble(int argc, char **argv)
@@ -92,6 +102,9 @@ int cmd_ensemble(int argc, char **argv)
     if (!crcs)
         cli_die(1, "ensemble: out of memory");
     int members = first.members;
+    int src[VOZ_MODEL_MAX_MEMBERS]; /* the argv index each joined network came from */
+    for (int e = 0; e < members; e++)
+        src[e] = optind;
     first.params = NULL;
     for (int i = optind + 1; i < argc; i++) {
         if (voz_model_data_read(argv[i], &d))
@@ -108,6 +121,18 @@ int cmd_ensemble(int argc, char **argv)
             cli_die(1, "ensemble: out of memory for %d networks", members + d.members);
         memcpy(grown, params, (size_t)members * per * sizeof *grown);
         memcpy(grown + (size_t)members * per, d.params, (size_t)d.members * per * sizeof *grown);
+        /* The same network twice costs twice as much and changes nothing (a file given
+           twice, or a copy of one): worth a warning naming where the first came from. */
+        for (int q = members; q < members + d.members; q++) {
+            src[q] = i;
+            for (int e = 0; e < q; e++)
+                if (!memcmp(grown + (size_t)q * per, grown + (size_t)e * per, per * sizeof *grown)) {
+                    cli_warn("%s: its network %d is identical to network %d of %s: it adds decoding time and "
+                             "changes no answer (an ensemble needs networks trained apart)", argv[i],
+                             q - members + 1, e + 1 - first_of(src, e), argv[src[e]]);
+                    break;
+                }
+        }
         crcs[i - optind] = d.checksum;
         voz_free_aligned(params);
         params = grown;
@@ -133,6 +158,7 @@ int cmd_ensemble(int argc, char **argv)
     if (voz_model_data_set_meta(&first, "ensemble", from))
         cli_die(1, "ensemble: out of memory");
     free(from);
+    voz_atomic_sweep(out); /* what a killed earlier run left */
     if (voz_model_data_write(&first, out)) {
         /* The writer's own checks say "model: ..."; file errors name the file already. */
         const char *e = voz_last_error();

@@ -13,9 +13,11 @@
 #include "train/text.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(FILE *fp)
 {
@@ -136,7 +138,7 @@ int cmd_eval(int argc, char **argv)
     free(classes);
     struct voz_manifest man;
     if (!strcmp(manifest, "-")) { /* standard input: relative paths from the current folder */
-        cli_check_stdin(manifest);
+        cli_check_stdin(manifest, "a manifest");
         manifest = "standard input";
         size_t len = 0, cap = 1 << 16;
         char *text = malloc(cap);
@@ -152,7 +154,7 @@ int cmd_eval(int argc, char **argv)
             len += got;
         }
         if (!text || ferror(stdin))
-            cli_die(1, "standard input: %s", text ? "read failed" : "out of memory");
+            cli_die(1, "standard input: %s", text ? strerror(errno) : "out of memory");
         voz_status ms = voz_manifest_parse(text, len, manifest, &alpha, 0, &man);
         free(text);
         if (ms != VOZ_OK)
@@ -172,6 +174,12 @@ int cmd_eval(int argc, char **argv)
     for (int i = 0; i < man.n_rows; i++) {
         const struct voz_manifest_row *r = &man.rows[i];
         struct voz_audio *a = NULL;
+        /* A FIFO would block the open until some writer came; a row names a recording. */
+        struct stat st;
+        if (stat(r->path, &st) == 0 && !S_ISREG(st.st_mode))
+            cli_die(1, "%s:%d: cannot read audio '%s': %s", manifest, r->line, r->path,
+                    S_ISDIR(st.st_mode) ? "is a directory" : S_ISFIFO(st.st_mode) ?
+                    "is a FIFO (named pipe), not a regular file" : "is not a regular file");
         if (voz_audio_open(r->path, rate, &a) != VOZ_OK)
             cli_die(1, "%s:%d: cannot read audio '%s': %s", manifest, r->line, r->path, voz_last_error());
         struct eval_source src = { a, 0 };

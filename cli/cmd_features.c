@@ -140,7 +140,7 @@ int cmd_features(int argc, char **argv)
     int rate = voz_model_sample_rate(m);
     float *pcm;
     size_t n;
-    cli_check_stdin(file);
+    cli_check_stdin(file, "audio");
     voz_status s = voz_audio_load(file, rate, &pcm, &n);
     if (s != VOZ_OK)
         cli_die(1, "%s", voz_last_error());
@@ -157,6 +157,7 @@ int cmd_features(int argc, char **argv)
 
     if (out_path) {
         struct voz_atomic_file af;
+        voz_atomic_sweep(out_path); /* what a killed earlier run left */
         if (voz_atomic_open(&af, out_path) != VOZ_OK)
             cli_die(1, "%s", voz_last_error());
         if (npy)

@@ -380,7 +380,7 @@ int cmd_live(int argc, char **argv)
     struct voz_capture *cap = NULL;
     voz_status s;
     if (input) {
-        cli_check_stdin(input);
+        cli_check_stdin(input, "audio");
         if ((s = voz_capture_open_file_opts(input, rate, realtime, 0, stop_requested, NULL, &cap)) != VOZ_OK) {
             if (s == VOZ_ERR_ABORTED && interrupted) {
                 voz_stream_free(st); /* Ctrl-C before the input said anything: nothing to print */

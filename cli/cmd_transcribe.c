@@ -133,7 +133,7 @@ int cmd_transcribe(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         const char *file = argv[i];
         voz_transcript t;
-        cli_check_stdin(file);
+        cli_check_stdin(file, "audio");
         voz_status s = voz_transcribe_file(m, file, &dp, &t);
         if (s) {
             report_failure(file, s);

@@ -1,5 +1,6 @@
 /* cli/main.c — the voz command: a table of subcommands, global --help/--version. */
 #include "cli/cli.h"
+#include "common/util.h"
 #include "frontend/mfcc.h"
 #include "recognizer/decode.h"
 
@@ -23,7 +24,7 @@ static const struct {
     { "eval",       cmd_eval,       "measure WER/CER of a model on a manifest" },
     { "features",   cmd_features,   "dump the features a model would see" },
     { "info",       cmd_info,       "describe a model file" },
-    { "ensemble",   cmd_ensemble,   "join models trained apart into one averaged model" },
+    { "ensemble",   cmd_ensemble,   "join models trained apart into one ensemble model" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -232,10 +233,10 @@ double cli_parse_double(const char *opt, const char *s, double lo, double hi)
     return v;
 }
 
-void cli_check_stdin(const char *path)
+void cli_check_stdin(const char *path, const char *what)
 {
     if (stdin_closed && path && !strcmp(path, "-"))
-        cli_die(1, "standard input: is closed, expected audio");
+        cli_die(1, "standard input: is closed, expected %s", what);
 }
 
 /* A standard descriptor closed by the caller (`voz ... <&-`) would be handed out by the
@@ -263,6 +264,9 @@ int main(int argc, char **argv)
     park_closed_std_fds();
     /* A closed pipe is reported as a write error by cli_check_stdout, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
+    /* Ctrl-C or a TERM while a file is being written removes the half-written temporary
+       (train and live install their own handlers: they stop cleanly instead). */
+    voz_atomic_cleanup_on_signals();
     /* One line per error: a corrupt MP3 would otherwise add libmpg123's own lines. */
     voz_set_quiet_decoders(1);
     if (argc < 2) {

@@ -124,55 +124,123 @@ uint32_t voz_crc32(uint32_t crc, const void *buf, size_t n)
     return ~crc;
 }
 
+/* The temporaries being written right now, so that a signal that ends the process can
+   remove them (voz_atomic_cleanup_on_signals): a killed `voz ensemble -o` would otherwise
+   leave hundreds of MB behind. Slots hold pointers owned by the open files; the handler
+   only reads them and calls unlink(), which is async-signal-safe. */
+#define ATOMIC_SLOTS 16
+static char *volatile atomic_live[ATOMIC_SLOTS];
+static pthread_mutex_t atomic_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void atomic_register(char *tmp, int on)
+{
+    pthread_mutex_lock(&atomic_mu);
+    for (int i = 0; i < ATOMIC_SLOTS; i++)
+        if (on ? atomic_live[i] == NULL : atomic_live[i] == tmp) {
+            atomic_live[i] = on ? tmp : NULL;
+            break;
+        }
+    pthread_mutex_unlock(&atomic_mu);
+}
+
+static void atomic_on_signal(int sig)
+{
+    for (int i = 0; i < ATOMIC_SLOTS; i++) {
+        char *t = atomic_live[i];
+        if (t)
+            unlink(t);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void voz_atomic_cleanup_on_signals(void)
+{
+    const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = atomic_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* af->path = the file a write to `path` replaces: a symlink's target (a dangling link's
+   target too, so `model.voz -> /data/m.voz` creates /data/m.voz instead of replacing the
+   link), else `path` itself. */
+static int atomic_target(struct voz_atomic_file *af, const char *path)
+{
+    struct stat st;
+    char *target = NULL;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        target = realpath(path, NULL);
+        if (!target && errno == ENOENT) {
+            char link[4096];
+            ssize_t k = readlink(path, link, sizeof link - 1);
+            if (k > 0) {
+                link[k] = 0;
+                const char *slash = strrchr(path, '/');
+                size_t dl = link[0] != '/' && slash ? (size_t)(slash - path) + 1 : 0;
+                if ((target = malloc(dl + (size_t)k + 1))) {
+                    memcpy(target, path, dl);
+                    memcpy(target + dl, link, (size_t)k + 1);
+                }
+            }
+        }
+    }
+    af->path = target ? target : strdup(path);
+    af->tmp_path = af->path ? malloc(strlen(af->path) + 32) : NULL;
+    if (af->tmp_path)
+        af->tmp_path[0] = 0;
+    return af->path && af->tmp_path;
+}
+
 voz_status voz_atomic_open(struct voz_atomic_file *af, const char *path)
 {
     memset(af, 0, sizeof *af);
-    size_t n = strlen(path) + 32;
-    af->path = strdup(path);
-    af->tmp_path = malloc(n);
-    if (!af->path || !af->tmp_path) {
+    if (!atomic_target(af, path)) {
         voz_atomic_abort(af);
         return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
     }
-    af->tmp_path[0] = 0;
     /* Replacing a device, a FIFO or a directory by a regular file is never what the user
-       meant (as root, `-o /dev/null` would destroy the device node); a symlink is
-       followed so that its target is what gets replaced. */
+       meant (as root, `-o /dev/null` would destroy the device node). */
     struct stat st;
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-        char *real = realpath(path, NULL);
-        if (real) {
-            free(af->path);
-            af->path = real;
-            n = strlen(real) + 32;
-            free(af->tmp_path);
-            af->tmp_path = malloc(n);
-            if (!af->tmp_path) {
-                voz_atomic_abort(af);
-                return voz_fail(VOZ_ERR_NOMEM, "%s: out of memory", path);
-            }
-            af->tmp_path[0] = 0;
-        }
-    }
-    if (stat(af->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    int exists = stat(af->path, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) {
         voz_atomic_abort(af);
         return voz_fail(VOZ_ERR_IO, "%s: exists and is not a regular file; refusing to replace it", path);
     }
-    snprintf(af->tmp_path, n, "%s.tmp.%ld", af->path, (long)getpid());
+    snprintf(af->tmp_path, strlen(af->path) + 32, "%s.tmp.%ld", af->path, (long)getpid());
     /* O_EXCL | O_NOFOLLOW: a file or symlink planted at the predictable temporary name is
        never written through; a stale one from an earlier crash of this same pid is removed. */
+    struct stat tst;
     int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == EEXIST && lstat(af->tmp_path, &st) == 0 && S_ISREG(st.st_mode) &&
+    if (fd < 0 && errno == EEXIST && lstat(af->tmp_path, &tst) == 0 && S_ISREG(tst.st_mode) &&
         unlink(af->tmp_path) == 0)
         fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    af->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (fd >= 0 && !af->fp)
+    /* The replacement keeps the old file's permissions: a private (0600) model stays private. */
+    if (fd >= 0 && exists && fchmod(fd, st.st_mode & 07777) != 0) {
+        int e = errno;
         close(fd);
-    if (!af->fp) {
-        voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        unlink(af->tmp_path);
+        voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot keep its permissions: %s", path, strerror(e));
+        af->tmp_path[0] = 0;
         voz_atomic_abort(af);
         return s;
     }
+    af->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !af->fp) {
+        close(fd);
+        unlink(af->tmp_path);
+    }
+    if (!af->fp) {
+        voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        af->tmp_path[0] = 0;
+        voz_atomic_abort(af);
+        return s;
+    }
+    atomic_register(af->tmp_path, 1);
     return VOZ_OK;
 }
 
@@ -219,6 +287,7 @@ voz_status voz_atomic_commit(struct voz_atomic_file *af)
         voz_atomic_abort(af);
         return s;
     }
+    atomic_register(af->tmp_path, 0);
     free(af->path);
     free(af->tmp_path);
     af->path = af->tmp_path = NULL;
@@ -231,8 +300,10 @@ void voz_atomic_abort(struct voz_atomic_file *af)
         fclose(af->fp);
         af->fp = NULL;
     }
-    if (af->tmp_path && af->tmp_path[0])
+    if (af->tmp_path && af->tmp_path[0]) {
         unlink(af->tmp_path);
+        atomic_register(af->tmp_path, 0);
+    }
     free(af->path);
     free(af->tmp_path);
     af->path = af->tmp_path = NULL;

@@ -47,6 +47,10 @@ void voz_atomic_abort(struct voz_atomic_file *af);
    names of exactly that form whose PID is not a running process on this machine.
    Returns how many were removed. For programs that rewrite PATH over a long run. */
 int voz_atomic_sweep(const char *path);
+/* Installs SIGINT, SIGTERM and SIGHUP handlers that remove the temporaries of writes in
+   progress and then end the process as the signal would have. For commands that do not
+   handle those signals themselves (train and live do). */
+void voz_atomic_cleanup_on_signals(void);
 /* 1 when both paths exist and name the same file (device and inode), else 0. */
 int voz_same_file(const char *a, const char *b);
 

@@ -95,8 +95,8 @@ run transcribe --vtln 0.9,1.1 "$CLIP"
 [ $rc -eq 0 ] && [ -n "$out" ] && [ -n "$plain" ] && ok "transcribe --vtln none / 0.9,1.1: '$plain' / '$out'" ||
     bad "transcribe with --vtln" "exit $rc" "$err"
 
-# ---- voz ensemble: networks trained apart in one file, their posteriors averaged by the beam ------
-# The fixture model holds one network (the default model is itself an ensemble of two).
+# ---- voz ensemble: networks trained apart in one file, combined by the beam decoder -------------
+# The fixture model holds one network; joined with itself it must decode as itself.
 DIGITS=models/digits-en/digits-en.voz
 run transcribe -m "$MODEL" --decoder beam "$CLIP"
 alone=$out
@@ -105,6 +105,8 @@ run ensemble -o "$tmp/ens.voz" "$MODEL" "$MODEL"
     "$VOZ" info "$tmp/ens.voz" | grep -q 'ensemble: "2 networks from model.voz (crc 0x[0-9a-f]*), model.voz' &&
     ok "ensemble of two: $out" ||
     bad "ensemble of two" "exit $rc" "$err"
+[[ "$err" == *"model.voz: its network 1 is identical to network 1 of $MODEL: it adds decoding time"* ]] &&
+    ok "a network joined twice is warned about" || bad "no warning for a network joined twice" "$err"
 run transcribe -m "$tmp/ens.voz" --decoder beam "$CLIP"
 both=$out
 run transcribe -m "$tmp/ens.voz" --decoder beam --members 1 "$CLIP"
@@ -122,6 +124,22 @@ for args in "$tmp/ens8.voz $MODEL:at most 8 fit" "$DIGITS $MODEL:cannot join $DI
     [ $rc -eq 1 ] && [[ "$err" == *"$want"* ]] && [ "$(grep -c '' "$tmp/err")" -eq 1 ] && [ "$(cat "$tmp/keep.voz")" = keep ] &&
         ok "ensemble refused, output untouched: $err" || bad "ensemble ${args%%:*}" "exit $rc" "$err"
 done
+# Replacing keeps the old file's permissions; a dangling link's target is created; file
+# names that are not UTF-8 are stored escaped (\xNN), never as a file no reader loads.
+cp "$MODEL" "$tmp/priv.voz"; chmod 600 "$tmp/priv.voz"
+run ensemble -o "$tmp/priv.voz" "$MODEL" "$MODEL"
+[ $rc -eq 0 ] && [ "$(stat -c %a "$tmp/priv.voz")" = 600 ] && ok "replaced output keeps mode 600" ||
+    bad "output mode" "exit $rc, mode $(stat -c %a "$tmp/priv.voz")" "$err"
+ln -s made.voz "$tmp/dangling.voz"
+run ensemble -o "$tmp/dangling.voz" "$MODEL" "$MODEL"
+[ $rc -eq 0 ] && [ -L "$tmp/dangling.voz" ] && "$VOZ" info "$tmp/made.voz" >/dev/null 2>&1 &&
+    ok "dangling link as output: its target written, the link kept" ||
+    bad "dangling link as output" "exit $rc, $(ls -l "$tmp" | grep -E 'made|dangling')" "$err"
+cp "$MODEL" "$tmp/"$'latin\xe9.voz'
+run ensemble -o "$tmp/u8.voz" "$MODEL" "$tmp/"$'latin\xe9.voz'
+[ $rc -eq 0 ] && "$VOZ" info "$tmp/u8.voz" 2>&1 | grep -aq 'latin\\\\xe9.voz (crc' &&
+    ok "a file name that is not UTF-8 is stored escaped, the model loads" ||
+    bad "non-UTF-8 file name in metadata" "exit $rc" "$err" "$("$VOZ" info "$tmp/u8.voz" 2>&1 | tail -n 3)"
 for args in "ensemble $DIGITS $DIGITS" "ensemble -o $tmp/e.voz $DIGITS" "transcribe -m $tmp/ens.voz --members 3 $CLIP" \
             "transcribe -m $tmp/ens.voz --members 0 $CLIP" "eval -m $tmp/ens.voz --members 2 --decoder greedy $tmp/clip.tsv" "transcribe --members 3 $CLIP" \
             "live -m $tmp/ens.voz --members 9 --input $CLIP"; do
@@ -134,6 +152,14 @@ done
 # ---- voz eval - : the manifest from standard input, paths from the current folder ----------------
 out=$(printf '%s\tseven three nine two\n' "$CLIP" | "$VOZ" eval - 2>"$tmp/err" | head -n 1)
 [ "$out" = "WER 0.00%" ] && ok "eval - (a manifest on standard input): $out" || bad "eval -" "'$out'" "$(cat "$tmp/err")"
+# ... and a manifest that is a pipe by name (process substitution) reads rows the same way.
+out=$("$VOZ" eval <(printf '%s\tseven three nine two\n' "$CLIP") 2>"$tmp/err" | head -n 1)
+[ "$out" = "WER 0.00%" ] && ok "eval <(...): rows relative to the current folder: $out" ||
+    bad "eval <(...)" "'$out'" "$(cat "$tmp/err")"
+"$VOZ" eval - <&- >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "standard input: is closed, expected a manifest" "$tmp/err" && ok "eval - with stdin closed: $(cat "$tmp/err")" ||
+    bad "eval - <&-" "exit $rc" "$(cat "$tmp/err")"
 
 # ---- a FIFO is refused at once, not waited on --------------------------------------------------
 mkfifo "$tmp/fifo"
@@ -146,6 +172,10 @@ run_t transcribe -m "$tmp/fifo" "$CLIP"
 run_t train --out "$tmp/t.voz" --train "$tmp/fifo" --sample-rate 8000
 [ $rc -eq 1 ] && [[ "$err" == *"fifo: not a regular file"* ]] && [ ! -e "$tmp/t.voz" ] && ok "train FIFO manifest: $err" ||
     bad "train FIFO manifest" "exit $rc" "$err"
+printf '%s\tseven\n' "$tmp/fifo" >"$tmp/fifo_row.tsv"
+run_t eval -m "$MODEL" "$tmp/fifo_row.tsv"
+[ $rc -eq 1 ] && [[ "$err" == *"fifo_row.tsv:1: cannot read audio '$tmp/fifo': is a FIFO (named pipe)"* ]] &&
+    ok "eval FIFO row: $err" || bad "eval FIFO row" "exit $rc (124: blocked)" "$err"
 
 # ---- eval scoring: plain WER by default, --digits and --equiv map oh to zero ---------------------
 FSDD=${VOZ_SHARED:-../shared}/data/fsdd

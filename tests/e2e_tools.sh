@@ -1,8 +1,8 @@
 #!/bin/bash
 # tests/e2e_tools.sh — tools/torch2voz.py, the Python side of the model format: what it
 # writes voz reads, its reader refuses what voz refuses, and its writer replaces a model
-# only through a fresh temporary file (never through a planted link, never a device or a
-# FIFO in the model's place), as voz's own writer does.
+# as voz's own writer does: through a fresh temporary file (never through a planted link,
+# never a device or a FIFO in the model's place), following a symlink at the model's path.
 # Environment: VOZ (the binary). Needs /usr/bin/python3 with numpy (python3-numpy, in
 # the Makefile's package list).
 source "$(dirname "$0")/lib_e2e.sh"
@@ -33,14 +33,18 @@ rc=$?
     bad "bad vtln_ensemble" "exit $rc" "$(cat "$tmp/err")"
 
 # ---- safe replacement.
-# A symlink at the model's path: the link is replaced by the new file, its target kept.
-echo "precious" >"$tmp/target"
-ln -s "$tmp/target" "$tmp/link.voz"
-$PY $T2V --set-meta "$MODEL" --out "$tmp/link.voz" >/dev/null 2>"$tmp/err"
+# A symlink at the model's path is followed, as voz's writer does: the link stays and its
+# target (created if missing) is the new model; a replaced model keeps its permissions.
+cp "$MODEL" "$tmp/target.voz"; chmod 600 "$tmp/target.voz"
+ln -s target.voz "$tmp/link.voz"
+ln -s missing.voz "$tmp/dangling.voz"
+$PY $T2V --set-meta "$MODEL" --out "$tmp/link.voz" --meta note=via-link >/dev/null 2>"$tmp/err" &&
+    $PY $T2V --set-meta "$MODEL" --out "$tmp/dangling.voz" >/dev/null 2>>"$tmp/err"
 rc=$?
-[ $rc -eq 0 ] && [ "$(cat "$tmp/target")" = precious ] && [ ! -L "$tmp/link.voz" ] &&
-    "$VOZ" info "$tmp/link.voz" >/dev/null 2>&1 && ok "symlink at the path replaced, its target intact" ||
-    bad "symlink at the path" "exit $rc, target '$(cat "$tmp/target")'" "$(cat "$tmp/err")"
+[ $rc -eq 0 ] && [ -L "$tmp/link.voz" ] && [ -L "$tmp/dangling.voz" ] && [ "$(stat -c %a "$tmp/target.voz")" = 600 ] &&
+    "$VOZ" info "$tmp/target.voz" 2>/dev/null | grep -q 'note: "via-link"' && "$VOZ" info "$tmp/missing.voz" >/dev/null 2>&1 &&
+    ok "symlinks followed (a dangling one's target created), mode 600 kept" ||
+    bad "symlink at the path" "exit $rc, $(ls -l "$tmp" | grep -E 'link|target|missing')" "$(cat "$tmp/err")"
 # A FIFO (or a device) in the model's place is refused, not written through or replaced.
 mkfifo "$tmp/fifo.voz"
 timeout 20 $PY $T2V --set-meta "$MODEL" --out "$tmp/fifo.voz" >/dev/null 2>"$tmp/err"

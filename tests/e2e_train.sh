@@ -156,6 +156,18 @@ rc=$?
     grep -q "dl.voz.ckpt: is a symbolic link to a missing file, not a checkpoint" "$tmp/b6.err" &&
     ok "dangling link as checkpoint: $(cat "$tmp/b6.err")" || fail "dangling link as checkpoint: exit $rc, '$(cat "$tmp/b6.err")'"
 
+# One run per --out: a second run is refused while the first holds OUT.lock (both used
+# to finish, the second overwriting the first's model), and the lock goes with the run.
+"$VOZ" train --out "$tmp/lk.voz" "${COMMON[@]}" --epochs 50 >/dev/null 2>"$tmp/lk1.err" &
+lk=$!; pids+=($lk)
+for _ in $(seq 1 2000); do [ -e "$tmp/lk.voz.lock" ] && break; sleep 0.005; done
+"$VOZ" train --out "$tmp/lk.voz" "${COMMON[@]}" --epochs 50 >/dev/null 2>"$tmp/lk2.err"
+rc=$?
+kill -TERM $lk 2>/dev/null; wait $lk 2>/dev/null
+[ $rc -eq 1 ] && grep -q "another voz train is writing .*lk.voz (it holds .*lk.voz.lock)" "$tmp/lk2.err" &&
+    [ ! -e "$tmp/lk.voz.lock" ] && ok "second run on one --out refused: $(cat "$tmp/lk2.err")" ||
+    fail "two runs on one --out: exit $rc, '$(cat "$tmp/lk2.err")', lock $(ls "$tmp" | grep -c 'lk.voz.lock') left"
+
 # ---- 1b. --out naming an input is refused before anything is written; stale temporaries
 # of a killed run (PATH.tmp.PID of a dead PID) are swept at the start.
 cp "$tmp/compose.tsv" "$tmp/in.tsv"; sum=$(cksum <"$tmp/in.tsv")

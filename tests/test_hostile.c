@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define VOZ_FUZZ_NO_ENTRY
@@ -156,6 +158,42 @@ static void test_atomic_write_refuses_devices_and_planted_links(void **state)
     rmdir(dir);
 }
 
+/* A TERM (or Ctrl-C) in the middle of `voz ensemble -o` left its temporary behind, a
+   file as large as the model. With voz_atomic_cleanup_on_signals the handler removes it
+   and the process still ends by the signal. */
+static void test_atomic_temporary_removed_on_signal(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/voz_atomic_sig_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char out[256];
+    snprintf(out, sizeof out, "%s/out.voz", dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        voz_atomic_cleanup_on_signals();
+        struct voz_atomic_file af;
+        if (voz_atomic_open(&af, out) != VOZ_OK)
+            _exit(3);
+        fputs("half a model\n", af.fp);
+        fflush(af.fp);
+        raise(SIGTERM);
+        _exit(4); /* not reached */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int left = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        left += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(left, 0);
+    rmdir(dir);
+}
+
 static void write_float_wav(const char *path, int rate, const float *x, size_t n)
 {
     unsigned char h[44];
@@ -289,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_fail_wraps_last_error),
         cmocka_unit_test(test_fail_is_one_line),
         cmocka_unit_test(test_atomic_write_refuses_devices_and_planted_links),
+        cmocka_unit_test(test_atomic_temporary_removed_on_signal),
         cmocka_unit_test(test_huge_samples),
         cmocka_unit_test(test_unspellable_word_list),
     };

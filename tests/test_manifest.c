@@ -131,6 +131,9 @@ static void test_csv_header_and_quotes(void **state)
     assert_string_equal(voz_last_error(), "bad.csv:2: expected 3 fields as in the header, found 2");
     assert_int_equal(parse("wav_filename,wav_filesize,transcript\n\"a.wav,1,x\n", "q.csv", 0, &m), VOZ_ERR_FORMAT);
     assert_string_equal(voz_last_error(), "q.csv:2: unterminated quoted field");
+    /* A column named twice: which one is meant cannot be guessed (the last one won). */
+    assert_int_equal(parse("wav_filename,wav_filename,transcript\na.wav,b.wav,x\n", "d.csv", 0, &m), VOZ_ERR_FORMAT);
+    assert_string_equal(voz_last_error(), "d.csv:1: CSV header has column 'wav_filename' twice (fields 1 and 2)");
 }
 
 static void test_bad_character_names_line(void **state)

@@ -614,6 +614,33 @@ static void test_accessors(void **state)
     voz_model_free(def);
 }
 
+/* Metadata values often carry file names, which need not be UTF-8: the bytes that are
+   not are stored as \xNN, so the file still loads (it used to be written, then refused
+   by the reader: "META value 6 is not valid UTF-8 text"). The writer refuses other
+   strings that are not UTF-8 rather than write such a file. */
+static void test_meta_not_utf8(void **state)
+{
+    (void)state;
+    struct voz_model_data d, back;
+    make_model(&d, VOZ_CELL_LSTM, 1, 1, 2, 1);
+    assert_int_equal(voz_model_data_set_meta(&d, "data", "clips/caf\xe9.wav, ok \xc3\xa9, cut \xc3"), VOZ_OK);
+    assert_int_equal(voz_model_data_set_meta(&d, "k\xff", "v"), VOZ_OK);
+    unsigned char *buf;
+    size_t n;
+    serialize(&d, &buf, &n);
+    assert_int_equal(voz_model_data_parse(buf, n, "m.voz", &back), VOZ_OK);
+    assert_string_equal(voz_model_data_get_meta(&back, "data"), "clips/caf\\xe9.wav, ok \xc3\xa9, cut \\xc3");
+    assert_string_equal(voz_model_data_get_meta(&back, "k\\xff"), "v");
+    voz_model_data_release(&back);
+    free(buf);
+    free(d.classes[4]);
+    d.classes[4] = strdup("\xe9");
+    void *b;
+    assert_int_equal(voz_model_data_serialize(&d, &b, &n), VOZ_ERR_INVALID);
+    assert_string_equal(voz_last_error(), "model: class 4 is not valid UTF-8 text");
+    voz_model_data_release(&d);
+}
+
 static float *noise(size_t n, uint32_t seed, float amp)
 {
     float *x = malloc(n * sizeof *x);
@@ -1058,6 +1085,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_meta_not_utf8),
         cmocka_unit_test(test_truncation_everywhere),
         cmocka_unit_test(test_every_flipped_bit),
         cmocka_unit_test(test_header_errors),

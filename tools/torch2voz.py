@@ -200,14 +200,21 @@ def write_voz(path, *, cell, hidden, layers, bidirectional, alphabet, blank, ten
 
 def _write_atomic(path, blob):
     """Writes a new file beside `path` and renames it over: never a half-written model.
-    The temporary file is created exclusively and not through a symlink, and only a
-    regular file (or nothing) is replaced, as the C writer does."""
+    As the C writer does: a symlink at `path` is followed (its target, even a missing
+    one, is what gets written), the temporary file is created exclusively and not
+    through a symlink, only a regular file (or nothing) is replaced, and a replaced
+    file keeps its permissions."""
     import os
     import stat
 
+    if os.path.islink(path):
+        path = os.path.realpath(path)
+    mode = None
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{path}: exists and is not a regular file")
+        mode = stat.S_IMODE(st.st_mode)
     except FileNotFoundError:
         pass
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -217,6 +224,8 @@ def _write_atomic(path, blob):
         raise ValueError(f"{tmp}: already exists (another writer's, or planted): not written through") from None
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())

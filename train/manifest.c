@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MANIFEST_MAX_BYTES ((size_t)1 << 30)
 
@@ -277,10 +278,12 @@ static voz_status parse_csv(struct parser *ps, char *text)
     int c_path = -1, c_text = -1;
     for (int i = 0; i < nf; i++) {
         char *h = trim(f[i]);
-        if (!strcmp(h, "wav_filename"))
-            c_path = i;
-        else if (!strcmp(h, "transcript"))
-            c_text = i;
+        int *c = !strcmp(h, "wav_filename") ? &c_path : !strcmp(h, "transcript") ? &c_text : NULL;
+        if (c && *c >= 0) /* which one is meant cannot be guessed */
+            return voz_fail(VOZ_ERR_FORMAT, "%s:1: CSV header has column '%s' twice (fields %d and %d)", ps->name,
+                            h, *c + 1, i + 1);
+        if (c)
+            *c = i;
     }
     if (c_path < 0 || c_text < 0)
         return voz_fail(VOZ_ERR_FORMAT, "%s:1: CSV header needs columns 'wav_filename' and 'transcript'", ps->name);
@@ -361,16 +364,15 @@ static void warn_duplicates(struct voz_manifest *m)
                 m->name, first_dup, m->n_duplicates, m->n_duplicates == 1 ? "" : "s", first_orig);
 }
 
-voz_status voz_manifest_parse(const char *text, size_t len, const char *name, const struct voz_alphabet *alpha,
-                              int skip_bad, struct voz_manifest *out)
+/* Rows' relative paths resolve against the first dlen bytes of name (its folder). */
+static voz_status parse_in(const char *text, size_t len, const char *name, size_t dlen,
+                           const struct voz_alphabet *alpha, int skip_bad, struct voz_manifest *out)
 {
     memset(out, 0, sizeof *out);
     if (memchr(text, 0, len))
         return voz_fail(VOZ_ERR_FORMAT, "%s: contains a NUL byte, expected a text manifest", name);
     char *buf = malloc(len + 1);
     out->name = strdup(name);
-    const char *slash = strrchr(name, '/');
-    size_t dlen = slash ? (size_t)(slash - name) + 1 : 0;
     char *dir = malloc(dlen + 1);
     if (!buf || !out->name || !dir) {
         free(buf);
@@ -397,16 +399,27 @@ voz_status voz_manifest_parse(const char *text, size_t len, const char *name, co
     return VOZ_OK;
 }
 
+voz_status voz_manifest_parse(const char *text, size_t len, const char *name, const struct voz_alphabet *alpha,
+                              int skip_bad, struct voz_manifest *out)
+{
+    const char *slash = strrchr(name, '/');
+    return parse_in(text, len, name, slash ? (size_t)(slash - name) + 1 : 0, alpha, skip_bad, out);
+}
+
 voz_status voz_manifest_read(const char *path, const struct voz_alphabet *alpha, int skip_bad,
                              struct voz_manifest *out)
 {
     char *buf;
     size_t len;
     memset(out, 0, sizeof *out);
+    /* A manifest that is not a file (`voz eval <(grep ... m.tsv)`, /dev/stdin) has no
+       folder of its own: its rows are relative to the current one, as with `-`. */
+    struct stat st;
+    int piped = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
     voz_status s = read_all(path, &buf, &len);
     if (s != VOZ_OK)
         return s;
-    s = voz_manifest_parse(buf, len, path, alpha, skip_bad, out);
+    s = piped ? parse_in(buf, len, path, 0, alpha, skip_bad, out) : voz_manifest_parse(buf, len, path, alpha, skip_bad, out);
     free(buf);
     return s;
 }

@@ -33,7 +33,9 @@ struct voz_manifest {
 /* Reads and validates a manifest. A malformed row, invalid UTF-8 or a character
    outside `alpha` is an error naming "FILE:LINE" and the character, unless skip_bad
    (then a warning through voz_log and the row is dropped). Empty transcripts are
-   dropped with a warning; duplicates are kept and warned about once. */
+   dropped with a warning; duplicates are kept and warned about once. Relative row
+   paths are relative to the manifest's folder, or to the current folder when the
+   manifest is not a regular file (a pipe). */
 voz_status voz_manifest_read(const char *path, const struct voz_alphabet *alpha, int skip_bad,
                              struct voz_manifest *out);
 /* The same from text in memory; `name` names it in messages and its folder is the base

@@ -19,11 +19,13 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,6 +81,8 @@ struct trainer {
     int *dev_order;                  /* dev utterances by length */
     char *options;                   /* canonical options text (checkpoint) */
     char *ckpt_path, *csv_path, *svg_path;
+    char *lock_path;                 /* OUT.lock, held while the run lasts (take_lock) */
+    int lock_fd;
     struct voz_checkpoint st;        /* the training state; params/m/v borrowed */
     int wrote_out;                   /* --out written by this run or an earlier one */
     int options_changed;             /* --resume refused: an option differs */
@@ -275,6 +279,20 @@ static void pretty_value(const char *v, char *out, size_t cap)
     out[k] = 0;
 }
 
+static void lines_to_semicolons(char *s, size_t cap)
+{
+    for (char *nl; (nl = strchr(s, '\n'));) {
+        size_t n = strlen(s);
+        if (n + 2 > cap) { /* no room to widen: the separator alone */
+            *nl = ';';
+            continue;
+        }
+        memmove(nl + 2, nl + 1, n - (size_t)(nl - s));
+        nl[0] = ';';
+        nl[1] = ' ';
+    }
+}
+
 /* Compares the options a checkpoint was written with to the current ones, key by key
    (a checkpoint may predate a key, or a key may be written only when used, like
    dropout). A changed --threads is a warning; any other change refuses the resume. */
@@ -312,6 +330,9 @@ static voz_status options_mismatch(struct trainer *tr, const char *ckpt, const c
                     snprintf(pa, sizeof pa, "%s", sa);
                     snprintf(pn, sizeof pn, "%s", sn);
                 }
+                /* A repeated key (train=) joins its values by newlines: shown as "; ". */
+                lines_to_semicolons(pa, sizeof pa);
+                lines_to_semicolons(pn, sizeof pn);
                 st = voz_fail(VOZ_ERR_INVALID, "%s: option '%.*s' differs from the checkpoint (was %s%.*s%s%s%s, "
                               "now %s%.*s%s%s%s); resume with the same options, or delete the checkpoint to start afresh",
                               ckpt, (int)kl, l, va.s ? "'" : "", va.s ? (int)kl : 0, l, va.s ? "=" : "",
@@ -868,6 +889,8 @@ static int cmp_dev_len(const void *a, const void *b, void *ds_)
     return (x > y) - (x < y);
 }
 
+static voz_status take_lock(struct trainer *tr);
+
 static voz_status setup(struct trainer *tr)
 {
     const voz_train_params *p = tr->p;
@@ -911,6 +934,10 @@ static voz_status setup(struct trainer *tr)
                 return voz_fail(VOZ_ERR_INVALID, "train: %s would be overwritten: it is the input '%s'", outs[k], hit);
         }
     }
+    /* One run per --out: a second run would pass every check below (the checkpoint does
+       not exist yet) and both would then write the same files. */
+    if ((s = take_lock(tr)) != VOZ_OK)
+        return s;
     /* Temporaries of an earlier run that was killed mid-write (kill -9). */
     voz_atomic_sweep(p->out);
     voz_atomic_sweep(tr->ckpt_path);
@@ -1027,8 +1054,50 @@ static voz_status setup(struct trainer *tr)
     return probe_init(tr);
 }
 
+/* OUT.lock, held with flock() for the whole run and removed at its end. A run killed
+   with -9 leaves the file but not the lock (the kernel drops it). After locking, the
+   path must still name the locked file: a run that ended in between removed it. */
+static voz_status take_lock(struct trainer *tr)
+{
+    char *path = path_with(tr->p->out, ".lock");
+    if (!path)
+        return voz_fail(VOZ_ERR_NOMEM, "train: out of memory");
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot create the run's lock file: %s", path, strerror(errno));
+            free(path);
+            return s;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            voz_status s = e == EWOULDBLOCK
+                               ? voz_fail(VOZ_ERR_INVALID, "train: another voz train is writing %s (it holds %s); "
+                                          "wait for it, or choose another --out", tr->p->out, path)
+                               : voz_fail(VOZ_ERR_IO, "%s: cannot lock: %s", path, strerror(e));
+            free(path);
+            return s;
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            tr->lock_fd = fd;
+            tr->lock_path = path;
+            return VOZ_OK;
+        }
+        close(fd);
+    }
+    free(path);
+    return voz_fail(VOZ_ERR_IO, "%s.lock: keeps changing under this run; another voz train?", tr->p->out);
+}
+
 static void teardown(struct trainer *tr)
 {
+    if (tr->lock_path) { /* unlink first: a run waiting on this file then retries */
+        unlink(tr->lock_path);
+        close(tr->lock_fd);
+        free(tr->lock_path);
+    }
     voz_net_ws_free(tr->ws);
     voz_optim_release(&tr->opt);
     voz_free_aligned(tr->params);
@@ -1295,8 +1364,9 @@ voz_status voz_train_run(const voz_train_params *p, voz_train_result *res)
         info(&tr, "stopped at epoch %d, batch %d; %scontinue with --resume", tr.st.epoch + 1, tr.st.batch,
              tr.wrote_out ? "" : "no model written yet (none finished an epoch); ");
     if (s == VOZ_OK && tr.wrote_out) {
+        /* Read back as any user of the model will: a file the reader refuses is a failure. */
         struct voz_model_data md;
-        if (voz_model_data_read(p->out, &md) == VOZ_OK) {
+        if ((s = voz_model_data_read(p->out, &md)) == VOZ_OK) {
             res->weights_crc = voz_train_weights_crc(md.params, voz_net_num_floats(&md.net));
             voz_model_data_release(&md);
         }
