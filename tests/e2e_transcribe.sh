@@ -48,6 +48,21 @@ else
     bad "44.1 kHz stereo 24-bit copy" "exit $rc, got '$out', expected '$want'" "stderr: $err"
 fi
 
+# Hiss after the speech of a file that starts in digital silence is not speech: the
+# silence set the floor so low that 4 s of -65 dBFS white noise became "six six" (the
+# default model, an FSDD take).
+TAKE=${VOZ_SHARED:-../shared}/data/fsdd/7_george_40.wav
+if [ -r "$TAKE" ]; then
+    sox -q -n -r 8000 -c 1 -b 16 "$tmp/sil.wav" trim 0 1
+    sox -q -n -r 8000 -c 1 -b 16 "$tmp/hiss.wav" synth 4 whitenoise vol -65dB
+    sox -q "$tmp/sil.wav" "$TAKE" "$tmp/hiss.wav" "$tmp/take_hiss.wav"
+    run transcribe "$tmp/take_hiss.wav"
+    [ "$rc" -eq 0 ] && [ "$out" = seven ] && ok "speech, then -65 dBFS hiss: '$out'" ||
+        bad "speech then hiss" "exit $rc, got '$out', expected 'seven'" "$err"
+else
+    echo "skip: no FSDD take $TAKE for the hiss check"
+fi
+
 # Standard input.
 "$VOZ" transcribe -m "$MODEL" --decoder greedy - <"$CLIP" >"$tmp/out" 2>"$tmp/err"
 rc=$?

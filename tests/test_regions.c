@@ -3,7 +3,7 @@
    by construction (10 ms frames, dB): silence-speech-silence, two words 300 ms apart
    (one region), two bursts 5 s apart (two regions), stationary noise and hum (none),
    a 5 ms click (none), a tight clip with no silence at all (one region, the whole
-   clip); plus voz_endpoint_frame_db on the absolute grid. */
+   clip), hiss after a word in a digitally silent file (the word's region only); plus voz_endpoint_frame_db on the absolute grid. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -95,6 +95,31 @@ static void test_pause_merge(void **state)
     fill(&s, 580, 610, -25);
     static const size_t two[] = { 30, 100, 560, 630 };
     expect(&s, two, 2, "two bursts 5 s apart");
+}
+
+/* 1 s of digital silence, a 500 ms word, then 4 s of -65 dB hiss: the silence sets the
+   segment's floor at -100 dB, under which the hiss passed as speech (decoded as "six
+   six"). Inside the region the hiss is the floor: the word alone stays, padded. A
+   digit string whose pauses are digital silence keeps its one region (the pauses set
+   the same floor inside it as outside). */
+static void test_hiss_after_digital_silence(void **state)
+{
+    (void)state;
+    static struct seq s;
+    memset(&s, 0, sizeof s);
+    fill(&s, 0, 100, VOZ_ENDPOINT_FLOOR_DB);
+    fill(&s, 100, 150, -30);
+    fill(&s, 150, 550, -65);
+    jitter(&s, 150, 550, 1);
+    static const size_t word[] = { 80, 170 };
+    expect(&s, word, 1, "word, then hiss, after digital silence");
+
+    memset(&s, 0, sizeof s);
+    fill(&s, 0, 400, VOZ_ENDPOINT_FLOOR_DB);
+    for (int w = 0; w < 7; w++) /* 7 words of 300 ms, 150 ms apart */
+        fill(&s, 20 + 45 * (size_t)w, 50 + 45 * (size_t)w, -28 - (float)(w % 3));
+    static const size_t string[] = { 0, 340 };
+    expect(&s, string, 1, "a digit string with digital-silence pauses");
 }
 
 /* Stationary noise at any level (jitter of +-2 dB, more than 80-sample frames of
@@ -190,6 +215,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_silence_speech_silence),
         cmocka_unit_test(test_pause_merge),
+        cmocka_unit_test(test_hiss_after_digital_silence),
         cmocka_unit_test(test_stationary_none),
         cmocka_unit_test(test_click_none),
         cmocka_unit_test(test_tight_clip),
