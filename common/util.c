@@ -62,9 +62,13 @@ void voz_set_log(voz_log_fn fn, void *user_data)
     log_user = user_data;
 }
 
+static _Thread_local int log_muted;
+
+void voz_log_mute(int on) { log_muted += on ? 1 : -1; }
+
 void voz_log(voz_log_level level, const char *fmt, ...)
 {
-    if (!log_fn)
+    if (!log_fn || log_muted > 0)
         return;
     char buf[1024];
     va_list ap;

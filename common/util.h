@@ -19,6 +19,9 @@
 voz_status voz_fail(voz_status s, const char *fmt, ...) VOZ_PRINTF(2, 3);
 void voz_clear_error(void);
 void voz_log(voz_log_level level, const char *fmt, ...) VOZ_PRINTF(2, 3);
+/* Nested on/off for this thread: a look-ahead read (say, a manifest read again later
+   for real) keeps its warnings to itself. */
+void voz_log_mute(int on);
 
 /* a*b and a*b*c with overflow detection: 0 on success, -1 on overflow. */
 int voz_mul_size(size_t a, size_t b, size_t *out);

@@ -168,6 +168,13 @@ kill -TERM $lk 2>/dev/null; wait $lk 2>/dev/null
     [ ! -e "$tmp/lk.voz.lock" ] && ok "second run on one --out refused: $(cat "$tmp/lk2.err")" ||
     fail "two runs on one --out: exit $rc, '$(cat "$tmp/lk2.err")', lock $(ls "$tmp" | grep -c 'lk.voz.lock') left"
 
+# 8 kHz data with the default --sample-rate (16000) is upsampled: said before any work.
+"$VOZ" train --out "$tmp/up.voz" --train "$tmp/dev.tsv" --epochs 1 --hidden 8 --layers 1 >/dev/null 2>"$tmp/up.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q "is 8000 Hz audio, upsampled to the model's --sample-rate 16000: .* --sample-rate 8000 matches the data" "$tmp/up.err" &&
+    [ "$(grep -n 'upsampled' "$tmp/up.err" | cut -d: -f1)" = 1 ] && ok "upsampled training data warned about first" ||
+    fail "upsampling warning: exit $rc, '$(head -n 2 "$tmp/up.err")'"
+
 # ---- 1b. --out naming an input is refused before anything is written; stale temporaries
 # of a killed run (PATH.tmp.PID of a dead PID) are swept at the start.
 cp "$tmp/compose.tsv" "$tmp/in.tsv"; sum=$(cksum <"$tmp/in.tsv")

@@ -15,6 +15,7 @@
 #include "train/text.h"
 #include "acoustic/model_file.h"
 #include "decoder/ctc.h"
+#include "frontend/audio.h"
 #include "frontend/mfcc.h"
 #include "common/util.h"
 
@@ -891,6 +892,34 @@ static int cmp_dev_len(const void *a, const void *b, void *ds_)
 
 static voz_status take_lock(struct trainer *tr);
 
+/* A model at a higher rate than its training audio learns from upsampled audio with
+   nothing above the audio's Nyquist frequency, and is slower for nothing: the default
+   --sample-rate 16000 on FSDD's 8 kHz files. Checked on the first row of the first
+   manifest, before the features are computed. */
+static void warn_upsampled(struct trainer *tr)
+{
+    const voz_train_params *p = tr->p;
+    const char *man = p->n_train ? p->train[0] : p->n_compose ? p->compose[0] : NULL;
+    struct voz_manifest m;
+    voz_log_mute(1); /* the dataset reads it again and says what is wrong with it */
+    voz_status s = man ? voz_manifest_read(man, &tr->alpha, 1, &m) : VOZ_ERR_INVALID;
+    voz_log_mute(0);
+    if (s != VOZ_OK)
+        return;
+    struct voz_audio *a = NULL;
+    struct stat st; /* a FIFO would block the open: the dataset refuses it */
+    if (m.n_rows && stat(m.rows[0].path, &st) == 0 && S_ISREG(st.st_mode) &&
+        voz_audio_open(m.rows[0].path, 0, &a) == VOZ_OK) {
+        int r = voz_audio_get_info(a)->file_rate;
+        if (r > 0 && r < p->sample_rate)
+            info(tr, "warning: %s:%d: '%s' is %d Hz audio, upsampled to the model's --sample-rate %d: the model "
+                 "will hear nothing above %d Hz; --sample-rate %d matches the data", man, m.rows[0].line,
+                 m.rows[0].path, r, p->sample_rate, r / 2, r);
+        voz_audio_close(a);
+    }
+    voz_manifest_release(&m);
+}
+
 static voz_status setup(struct trainer *tr)
 {
     const voz_train_params *p = tr->p;
@@ -976,6 +1005,7 @@ static voz_status setup(struct trainer *tr)
         return s;
     voz_atomic_abort(&af);
 
+    warn_upsampled(tr);
     double t = voz_now();
     struct voz_dataset_params dp = { .feat = tr->feat, .alpha = &tr->alpha, .seed = p->seed,
                                      .variants = p->augment_variants, .augment = p->augment,
