@@ -270,18 +270,44 @@ size_t voz_endpoint_frame_db(const float *pcm, size_t n, int rate, uint64_t pcm_
 
 static int cmp_float(const void *a, const void *b);
 
-/* The p-th percentile of db[0, nf) (sorted into scratch). */
-static float percentile_db(const float *db, size_t nf, const voz_region_params *p, float *scratch)
+/* flat[i] = 1 for frames inside some window of FLAT_FRAMES audible frames (all above
+   `weak`) whose energies stay within FLAT_DB: steady hiss, hum or a tone. Speech is
+   never that steady for a second (syllables, consonants and pauses swing its energy by
+   15 dB and more); white noise in 10 ms frames swings about 4 dB, mains hum about 7. */
+#define FLAT_FRAMES 100
+#define FLAT_DB 10.0f
+static void mark_flat(const float *db, size_t nf, float weak, float *flat)
 {
+    memset(flat, 0, nf * sizeof *flat);
+    if (nf < FLAT_FRAMES)
+        return;
+    size_t cover_end = 0; /* frames [.., cover_end) already marked */
+    for (size_t s = 0; s + FLAT_FRAMES <= nf; s++) {
+        float lo = db[s], hi = db[s];
+        size_t i = s;
+        for (; i < s + FLAT_FRAMES && db[i] > weak; i++) {
+            lo = db[i] < lo ? db[i] : lo;
+            hi = db[i] > hi ? db[i] : hi;
+            if (hi - lo >= FLAT_DB)
+                break;
+        }
+        if (i < s + FLAT_FRAMES)
+            continue;
+        for (size_t k = s > cover_end ? s : cover_end; k < s + FLAT_FRAMES; k++)
+            flat[k] = 1;
+        cover_end = s + FLAT_FRAMES;
+    }
+}
+
+size_t voz_endpoint_regions(const float *db, size_t nf, const voz_region_params *p, float *scratch,
+                            voz_region *out)
+{
+    if (nf == 0)
+        return 0;
     memcpy(scratch, db, nf * sizeof *db);
     qsort(scratch, nf, sizeof *scratch, cmp_float);
     float pc = p->percentile >= 0 && p->percentile <= 1 ? p->percentile : CALIB_PERCENTILE;
-    return scratch[(size_t)(pc * (float)(nf - 1))];
-}
-
-/* The regions of db[0, nf) over a given floor, padded and merged (see endpoint.h). */
-static size_t regions_over(const float *db, size_t nf, float floor_db, const voz_region_params *p, voz_region *out)
-{
+    float floor_db = scratch[(size_t)(pc * (float)(nf - 1))];
     float strong = floor_db + p->threshold_db, weak = floor_db + p->extend_db;
     strong = strong > p->min_db ? strong : p->min_db;
     weak = weak > p->min_db ? weak : p->min_db;
@@ -289,21 +315,26 @@ static size_t regions_over(const float *db, size_t nf, float floor_db, const voz
     size_t min_frames = p->min_frames > 1 ? (size_t)p->min_frames : 1;
     size_t merge = p->merge_frames > 0 ? (size_t)p->merge_frames : 0;
     size_t pad = p->pad_frames > 0 ? (size_t)p->pad_frames : 0;
+    /* Steady sound is background whatever its level: digital silence elsewhere in a file
+       sets the floor far below the hiss that may follow the speech (4 s of -65 dBFS white
+       noise after "seven" was decoded "seven six six"). scratch is free again. */
+    float *flat = scratch;
+    mark_flat(db, nf, weak, flat);
 
     /* Bursts: [b0, b1) from the first to the last weak frame, with `count` weak frames
        and `loud` set by a strong one; a burst closes at the first gap of `bridge`
-       frames below the weak level. Kept bursts are merged into the open region
-       (out[k - 1]) or start a new one. */
+       frames below the weak level (or steady). Kept bursts are merged into the open
+       region (out[k - 1]) or start a new one. */
     size_t k = 0, f = 0;
     while (f < nf) {
-        while (f < nf && !(db[f] > weak))
+        while (f < nf && !(db[f] > weak && !flat[f]))
             f++;
         if (f == nf)
             break;
         size_t b0 = f, b1 = f, count = 0;
         int loud = 0;
         for (; f < nf && f - b1 < bridge; f++) {
-            if (db[f] > weak) {
+            if (db[f] > weak && !flat[f]) {
                 count++;
                 b1 = f + 1;
                 loud |= db[f] > strong;
@@ -327,54 +358,6 @@ static size_t regions_over(const float *db, size_t nf, float floor_db, const voz
         else
             out[m++] = (voz_region){ s, e };
     }
-    return m;
-}
-
-size_t voz_endpoint_regions(const float *db, size_t nf, const voz_region_params *p, float *scratch,
-                            voz_region *out)
-{
-    if (nf == 0)
-        return 0;
-    const float floor_db = percentile_db(db, nf, p, scratch);
-    size_t n = regions_over(db, nf, floor_db, p, out);
-    /* A second look inside each region, over its own floor. Digital silence elsewhere
-       in the segment (a padded recording, the gap before a take) sets the segment's
-       floor far below the background that follows the speech, so steady hiss after a
-       word passed as speech and was decoded as words (4 s of -65 dBFS white noise after
-       "seven" gave "seven six six"). Inside a region that still holds its pauses and
-       padding the floor is the same and nothing changes; where the region is mostly
-       such hiss, its floor is the hiss and only the speech in it stays. Sub-regions
-       lie inside their region, so the count stays within out's room. */
-    float *fr = n ? malloc(n * sizeof *fr) : NULL;
-    if (!fr)
-        return n; /* no region (or out of memory: the regions as found) */
-    int any = 0;
-    for (size_t i = 0; i < n; i++) {
-        fr[i] = percentile_db(db + out[i].start, out[i].end - out[i].start, p, scratch);
-        any |= fr[i] > floor_db + p->extend_db;
-    }
-    voz_region *orig = any ? malloc(n * sizeof *orig) : NULL, *sub = any ? malloc((nf / 2 + 1) * sizeof *sub) : NULL;
-    if (!orig || !sub) { /* nothing to refine (or out of memory: the regions as found) */
-        free(fr);
-        free(orig);
-        free(sub);
-        return n;
-    }
-    memcpy(orig, out, n * sizeof *orig);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        const size_t s = orig[i].start, len = orig[i].end - orig[i].start;
-        if (!(fr[i] > floor_db + p->extend_db)) {
-            out[m++] = orig[i];
-            continue;
-        }
-        size_t k = regions_over(db + s, len, fr[i], p, sub);
-        for (size_t j = 0; j < k; j++)
-            out[m++] = (voz_region){ s + sub[j].start, s + sub[j].end };
-    }
-    free(fr);
-    free(orig);
-    free(sub);
     return m;
 }
 

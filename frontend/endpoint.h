@@ -85,10 +85,10 @@ size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, uint64_t pcm_
    strong frames would lose 170 of its 2,500 clips, 80 ms of weak ones loses none).
    Bursts closer than merge_frames are one region, so a digit string with pauses is
    decoded as one utterance; regions are padded by pad_frames each side, clipped to
-   the frames, and merged when they meet. Each region found is then searched again
-   over its own floor when that is clearly higher (more than extend_db) than the
-   segment's: digital silence elsewhere in a file must not turn steady hiss after the
-   speech into speech. */
+   the frames, and merged when they meet. Steady sound is never speech, whatever its
+   level: frames inside a 1 s stretch of audible frames whose energies stay within
+   10 dB (hiss, hum, a tone) count as background, so digital silence elsewhere in a
+   file cannot make the hiss after the speech into words. */
 typedef struct {
     float threshold_db; /* 9: strong speech, as voz_endpoint_params */
     float extend_db;    /* 3: weak speech, extending a burst around its strong frames */

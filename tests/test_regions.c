@@ -3,7 +3,8 @@
    by construction (10 ms frames, dB): silence-speech-silence, two words 300 ms apart
    (one region), two bursts 5 s apart (two regions), stationary noise and hum (none),
    a 5 ms click (none), a tight clip with no silence at all (one region, the whole
-   clip), hiss after a word in a digitally silent file (the word's region only); plus voz_endpoint_frame_db on the absolute grid. */
+   clip), hiss after a word and hum between words in a digitally silent file (the words'
+   regions only); plus voz_endpoint_frame_db on the absolute grid. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -99,9 +100,9 @@ static void test_pause_merge(void **state)
 
 /* 1 s of digital silence, a 500 ms word, then 4 s of -65 dB hiss: the silence sets the
    segment's floor at -100 dB, under which the hiss passed as speech (decoded as "six
-   six"). Inside the region the hiss is the floor: the word alone stays, padded. A
-   digit string whose pauses are digital silence keeps its one region (the pauses set
-   the same floor inside it as outside). */
+   six"). Steady for a second, the hiss is background: the word alone stays, padded.
+   So is a hum between two words in digital silence, 1 s from each; a digit string
+   whose pauses are digital silence keeps its one region. */
 static void test_hiss_after_digital_silence(void **state)
 {
     (void)state;
@@ -113,6 +114,16 @@ static void test_hiss_after_digital_silence(void **state)
     jitter(&s, 150, 550, 1);
     static const size_t word[] = { 80, 170 };
     expect(&s, word, 1, "word, then hiss, after digital silence");
+
+    memset(&s, 0, sizeof s);
+    fill(&s, 0, 900, VOZ_ENDPOINT_FLOOR_DB);
+    fill(&s, 100, 150, -30);
+    fill(&s, 250, 650, -50);
+    for (size_t i = 250; i < 650; i += 2) /* hum: frames swing 7 dB with the phase */
+        s.db[i] -= 7;
+    fill(&s, 750, 800, -32);
+    static const size_t two[] = { 80, 170, 730, 820 };
+    expect(&s, two, 2, "a hum between two words");
 
     memset(&s, 0, sizeof s);
     fill(&s, 0, 400, VOZ_ENDPOINT_FLOOR_DB);
