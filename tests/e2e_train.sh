@@ -168,6 +168,13 @@ kill -TERM $lk 2>/dev/null; wait $lk 2>/dev/null
     [ ! -e "$tmp/lk.voz.lock" ] && ok "second run on one --out refused: $(cat "$tmp/lk2.err")" ||
     fail "two runs on one --out: exit $rc, '$(cat "$tmp/lk2.err")', lock $(ls "$tmp" | grep -c 'lk.voz.lock') left"
 
+# An --out folder that does not exist: named at once, before any data work.
+"$VOZ" train --out "$tmp/no/such/m.voz" "${COMMON[@]}" --epochs 1 >/dev/null 2>"$tmp/nd.err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "no/such/m.voz: cannot write: No such file or directory" "$tmp/nd.err" &&
+    [ "$(grep -c '' "$tmp/nd.err")" -eq 1 ] && ok "missing --out folder: $(cat "$tmp/nd.err")" ||
+    fail "missing --out folder: exit $rc, '$(cat "$tmp/nd.err")'"
+
 # 8 kHz data with the default --sample-rate (16000) is upsampled: said before any work.
 "$VOZ" train --out "$tmp/up.voz" --train "$tmp/dev.tsv" --epochs 1 --hidden 8 --layers 1 >/dev/null 2>"$tmp/up.err"
 rc=$?

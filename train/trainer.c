@@ -1095,7 +1095,9 @@ static voz_status take_lock(struct trainer *tr)
     for (int tries = 0; tries < 100; tries++) {
         int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0) {
-            voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot create the run's lock file: %s", path, strerror(errno));
+            /* The folder of --out, most likely: named as a failed write of the model. */
+            voz_status s = voz_fail(VOZ_ERR_IO, "%s: cannot write: %s (creating %s)", tr->p->out, strerror(errno),
+                                    path);
             free(path);
             return s;
         }
