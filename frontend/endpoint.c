@@ -272,9 +272,10 @@ static int cmp_float(const void *a, const void *b);
 
 /* flat[i] = 1 for frames inside some window of FLAT_FRAMES audible frames (all above
    `weak`) whose energies stay within FLAT_DB: steady hiss, hum or a tone. Speech is
-   never that steady for a second (syllables, consonants and pauses swing its energy by
+   not that steady for two seconds (syllables, consonants and pauses swing its energy by
    15 dB and more); white noise in 10 ms frames swings about 4 dB, mains hum about 7. */
-#define FLAT_FRAMES 100
+/* 2 s: with 1 s, a word slowed four times (a 1.2 s vowel) lost its vowel. */
+#define FLAT_FRAMES 200
 #define FLAT_DB 10.0f
 static void mark_flat(const float *db, size_t nf, float weak, float *flat)
 {

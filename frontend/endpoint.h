@@ -86,7 +86,7 @@ size_t voz_endpoint_quietest(const float *pcm, size_t n, int rate, uint64_t pcm_
    Bursts closer than merge_frames are one region, so a digit string with pauses is
    decoded as one utterance; regions are padded by pad_frames each side, clipped to
    the frames, and merged when they meet. Steady sound is never speech, whatever its
-   level: frames inside a 1 s stretch of audible frames whose energies stay within
+   level: frames inside a 2 s stretch of audible frames whose energies stay within
    10 dB (hiss, hum, a tone) count as background, so digital silence elsewhere in a
    file cannot make the hiss after the speech into words. */
 typedef struct {

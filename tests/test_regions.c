@@ -100,7 +100,7 @@ static void test_pause_merge(void **state)
 
 /* 1 s of digital silence, a 500 ms word, then 4 s of -65 dB hiss: the silence sets the
    segment's floor at -100 dB, under which the hiss passed as speech (decoded as "six
-   six"). Steady for a second, the hiss is background: the word alone stays, padded.
+   six"). Steady for two seconds, the hiss is background: the word alone stays, padded.
    So is a hum between two words in digital silence, 1 s from each; a digit string
    whose pauses are digital silence keeps its one region. */
 static void test_hiss_after_digital_silence(void **state)
@@ -124,6 +124,14 @@ static void test_hiss_after_digital_silence(void **state)
     fill(&s, 750, 800, -32);
     static const size_t two[] = { 80, 170, 730, 820 };
     expect(&s, two, 2, "a hum between two words");
+
+    /* A vowel held for 1.6 s (a word said four times slower) is speech, not steady sound. */
+    memset(&s, 0, sizeof s);
+    fill(&s, 0, 360, VOZ_ENDPOINT_FLOOR_DB);
+    fill(&s, 100, 260, -30);
+    jitter(&s, 100, 260, 3);
+    static const size_t held[] = { 80, 280 };
+    expect(&s, held, 1, "a vowel held 1.6 s");
 
     memset(&s, 0, sizeof s);
     fill(&s, 0, 400, VOZ_ENDPOINT_FLOOR_DB);
