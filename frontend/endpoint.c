@@ -22,6 +22,10 @@
 #define CALIB_PERCENTILE 0.10f  /* of calibration frame energies */
 #define CUT_LOOKBACK_S 2.0f     /* a long utterance is cut within this much before the limit */
 #define SMOOTH_HALF 2           /* quietest point: mean over 2 * 2 + 1 frames (50 ms) */
+/* Steady sound, as the region finder judges it (FLAT_FRAMES, FLAT_DB): 2 s of frames
+   within 10 dB of each other is hiss or hum, never speech. */
+#define STEADY_S 2.0f
+#define STEADY_DB 10.0f
 #define QUIET_FLOOR_DB (-90.0f) /* quietest point: energies below this count as equal (the
                                    latest wins), so cuts in digital silence stay put */
 
@@ -67,6 +71,11 @@ struct voz_endpoint {
     uint64_t seg_start, seg_speech_start;
     int seg_has_speech;        /* a speech frame since seg_start (false after a cut in silence) */
     uint64_t prev_end;         /* end of the previous utterance: the next may not overlap it */
+    /* the current run of frames within STEADY_DB of each other (steady sound) */
+    float steady_lo, steady_hi;
+    int steady_n, steady_speech; /* frames in the run, and how many of them are speech */
+    uint64_t steady_start;     /* its first sample */
+    uint64_t pre_steady_end;   /* end of the latest speech frame before it */
 };
 
 static int finite_in(float v, float lo, float hi) { return isfinite(v) && v >= lo && v <= hi; }
@@ -424,6 +433,39 @@ static int evaluate(struct voz_endpoint *e, const struct frame *fr, voz_endpoint
         e->floor_db += FALL_RATE * (db - e->floor_db);
     else
         e->floor_db += (db - e->floor_db) * e->frame_s / (speech ? TAU_SPEECH_S : TAU_QUIET_S);
+
+    /* Steady sound louder than the floor it follows (hiss after a start in digital
+       silence) would pass as speech until the slow rise caught up: "six six six" for 4 s
+       of -65 dBFS hiss. After STEADY_S of speech frames within STEADY_DB, the floor moves
+       to the run's level; the utterance keeps what came before the run, or is dropped. */
+    if (e->steady_n && fmaxf(e->steady_hi, db) - fminf(e->steady_lo, db) < STEADY_DB) {
+        e->steady_lo = fminf(e->steady_lo, db);
+        e->steady_hi = fmaxf(e->steady_hi, db);
+        e->steady_n++;
+        e->steady_speech += speech;
+    } else {
+        e->steady_lo = e->steady_hi = db;
+        e->steady_n = 1;
+        e->steady_speech = speech;
+        e->steady_start = fr->start;
+        e->pre_steady_end = e->last_end;
+    }
+    if (e->state != IDLE && e->steady_speech == e->steady_n && (float)e->steady_n * e->frame_s >= STEADY_S) {
+        e->floor_db = e->steady_lo;
+        e->steady_n = 0;
+        int had_speech = e->state == ACTIVE && e->pre_steady_end > e->seg_speech_start;
+        e->state = IDLE;
+        if (!had_speech)
+            return 0;
+        uint64_t end = min_u64(e->pre_steady_end + e->pad, fend);
+        seg->start = e->seg_start;
+        seg->end = end;
+        seg->speech_start = e->seg_speech_start;
+        seg->speech_end = e->pre_steady_end;
+        seg->cut = 0;
+        e->prev_end = end;
+        return 1;
+    }
 
     if (e->state == IDLE && speech) {
         e->state = CANDIDATE; /* this frame counts as the candidate's first speech frame */

@@ -1,5 +1,6 @@
 /* tests/test_endpoint.c — the endpointer on synthetic signals whose answers are
-   known by construction: tone bursts in noise, digital silence, a long utterance
+   known by construction: tone bursts in noise, digital silence (and hiss after it), a
+   long utterance
    cut at its quietest point near the limit, clicks and short bursts that must be
    ignored, speech during calibration, and block-size independence. Signals are
    16 kHz; noise comes from a fixed-seed generator so every run sees the same input. */
@@ -205,6 +206,40 @@ static void test_digital_silence(void **state)
     add_tone(x, n, 1.0, 1.4, 1e-3, 300);
     g = run(&p, x, n, 0);
     assert_int_equal(g.n, 1);
+    free(x);
+}
+
+/* Digital silence sets the floor at -100 dB; hiss at -65 dBFS that follows a word then
+   stood 35 dB over it, and the floor's slow rise let 4 s of it pass as an utterance
+   ("six six six" from voz live). After 2 s of steady sound the floor jumps to it: the
+   word ends where the hiss starts, and an island of hiss between two words is dropped. */
+static void test_hiss_after_digital_silence(void **state)
+{
+    (void)state;
+    size_t n = at_s(9.0);
+    float *x = calloc(n, sizeof *x);
+    assert_non_null(x);
+    rng_state = 777;
+    const double sd = sqrt(pow(10.0, -6.5)); /* -65 dBFS */
+    add_tone(x, n, 1.0, 1.5, 0.1, 300);
+    for (size_t i = at_s(1.5); i < at_s(5.5); i++)
+        x[i] = (float)(sd * gauss());
+    voz_endpoint_params p = defaults();
+    struct segs g = run(&p, x, n, 1000);
+    print_segs(&g);
+    assert_int_equal(g.n, 1);
+    near_s("speech end", g.s[0].speech_end, 1.5, 0.011);
+    assert_true(g.s[0].end <= at_s(1.5 + 0.2 + 0.011));
+
+    memset(x, 0, n * sizeof *x);
+    add_tone(x, n, 1.0, 1.5, 0.1, 300);
+    for (size_t i = at_s(2.5); i < at_s(6.5); i++)
+        x[i] = (float)(sd * gauss());
+    add_tone(x, n, 7.5, 8.0, 0.1, 300);
+    g = run(&p, x, n, 1000);
+    print_segs(&g);
+    assert_int_equal(g.n, 2);
+    near_s("second word", g.s[1].speech_start, 7.5, 0.011);
     free(x);
 }
 
@@ -435,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_params_check),
         cmocka_unit_test(test_tone_bursts_in_noise),
         cmocka_unit_test(test_digital_silence),
+        cmocka_unit_test(test_hiss_after_digital_silence),
         cmocka_unit_test(test_long_utterance_cut_at_quietest),
         cmocka_unit_test(test_clicks_and_short_bursts_ignored),
         cmocka_unit_test(test_speech_during_calibration),
