@@ -74,7 +74,6 @@ struct voz_endpoint {
     /* the current run of frames within STEADY_DB of each other (steady sound) */
     float steady_lo, steady_hi;
     int steady_n, steady_speech; /* frames in the run, and how many of them are speech */
-    uint64_t steady_start;     /* its first sample */
     uint64_t pre_steady_end;   /* end of the latest speech frame before it */
 };
 
@@ -447,7 +446,6 @@ static int evaluate(struct voz_endpoint *e, const struct frame *fr, voz_endpoint
         e->steady_lo = e->steady_hi = db;
         e->steady_n = 1;
         e->steady_speech = speech;
-        e->steady_start = fr->start;
         e->pre_steady_end = e->last_end;
     }
     if (e->state != IDLE && e->steady_speech == e->steady_n && (float)e->steady_n * e->frame_s >= STEADY_S) {
