@@ -417,6 +417,19 @@ static void cut(struct voz_endpoint *e, uint64_t fend, voz_endpoint_segment *seg
     e->seg_has_speech = e->last_end > at;
 }
 
+/* Fills *seg with the open utterance, its speech ending at speech_end, padded up to
+   the current frame's end fend. */
+static void close_utterance(struct voz_endpoint *e, uint64_t speech_end, uint64_t fend, voz_endpoint_segment *seg)
+{
+    uint64_t end = min_u64(speech_end + e->pad, fend);
+    seg->start = e->seg_start;
+    seg->end = end;
+    seg->speech_start = e->seg_speech_start;
+    seg->speech_end = speech_end;
+    seg->cut = 0;
+    e->prev_end = end;
+}
+
 /* Judges one frame; returns 1 when an utterance closed into *seg. */
 static int evaluate(struct voz_endpoint *e, const struct frame *fr, voz_endpoint_segment *seg)
 {
@@ -455,13 +468,7 @@ static int evaluate(struct voz_endpoint *e, const struct frame *fr, voz_endpoint
         e->state = IDLE;
         if (!had_speech)
             return 0;
-        uint64_t end = min_u64(e->pre_steady_end + e->pad, fend);
-        seg->start = e->seg_start;
-        seg->end = end;
-        seg->speech_start = e->seg_speech_start;
-        seg->speech_end = e->pre_steady_end;
-        seg->cut = 0;
-        e->prev_end = end;
+        close_utterance(e, e->pre_steady_end, fend, seg);
         return 1;
     }
 
@@ -494,15 +501,8 @@ static int evaluate(struct voz_endpoint *e, const struct frame *fr, voz_endpoint
         }
         if (e->silence_run >= e->close_frames) {
             e->state = IDLE;
-            uint64_t end = min_u64(e->last_end + e->pad, fend);
-            int keep = e->seg_has_speech;
-            seg->start = e->seg_start;
-            seg->end = end;
-            seg->speech_start = e->seg_speech_start;
-            seg->speech_end = e->last_end;
-            seg->cut = 0;
-            e->prev_end = end;
-            return keep;
+            close_utterance(e, e->last_end, fend, seg);
+            return e->seg_has_speech;
         }
         if (e->max_len && fend - e->seg_start >= e->max_len) {
             cut(e, fend, seg);
