@@ -17,7 +17,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *fp)
 {
@@ -174,12 +173,9 @@ int cmd_eval(int argc, char **argv)
     for (int i = 0; i < man.n_rows; i++) {
         const struct voz_manifest_row *r = &man.rows[i];
         struct voz_audio *a = NULL;
-        /* A FIFO would block the open until some writer came; a row names a recording. */
-        struct stat st;
-        if (stat(r->path, &st) == 0 && !S_ISREG(st.st_mode))
-            cli_die(1, "%s:%d: cannot read audio '%s': %s", manifest, r->line, r->path,
-                    S_ISDIR(st.st_mode) ? "is a directory" : S_ISFIFO(st.st_mode) ?
-                    "is a FIFO (named pipe), not a regular file" : "is not a regular file");
+        const char *why = voz_not_regular_file(r->path); /* a row names a recording */
+        if (why)
+            cli_die(1, "%s:%d: cannot read audio '%s': %s", manifest, r->line, r->path, why);
         if (voz_audio_open(r->path, rate, &a) != VOZ_OK)
             cli_die(1, "%s:%d: cannot read audio '%s': %s", manifest, r->line, r->path, voz_last_error());
         struct eval_source src = { a, 0 };

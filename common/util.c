@@ -368,6 +368,15 @@ int voz_atomic_sweep(const char *path)
     return removed;
 }
 
+const char *voz_not_regular_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return NULL;
+    return S_ISDIR(st.st_mode) ? "is a directory" : S_ISFIFO(st.st_mode) ? "is a FIFO (named pipe), not a regular file"
+                                                                         : "is not a regular file";
+}
+
 int voz_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;

@@ -54,6 +54,11 @@ int voz_atomic_sweep(const char *path);
    progress and then end the process as the signal would have. For commands that do not
    handle those signals themselves (train and live do). */
 void voz_atomic_cleanup_on_signals(void);
+/* Why `path` is no recording to open ("is a directory", "is a FIFO (named pipe), not a
+   regular file", "is not a regular file"), or NULL when it is a regular file or cannot
+   be stat'ed (the open that follows says why). A FIFO would block the open until some
+   writer came, and a signal would not end the wait. */
+const char *voz_not_regular_file(const char *path);
 /* 1 when both paths exist and name the same file (device and inode), else 0. */
 int voz_same_file(const char *a, const char *b);
 

@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Purposes of derived random streams (train/augment.h). */
 enum { RNG_AUGMENT = 1, RNG_GAP = 2, RNG_PLAN = 3, RNG_SHUFFLE = 4 };
@@ -138,11 +137,10 @@ static void run_job(struct pool *pl, int i)
     size_t n = 0;
     /* Training audio is a file: a FIFO would block the open until a writer came (and
        a signal would not end the wait), a device would never end. */
-    struct stat st;
     voz_status s = VOZ_OK;
-    if (stat(r->path, &st) == 0 && !S_ISREG(st.st_mode))
-        s = voz_fail(VOZ_ERR_IO, "%s", S_ISDIR(st.st_mode) ? "is a directory" : S_ISFIFO(st.st_mode) ?
-                     "is a FIFO (named pipe), not a regular file" : "is not a regular file");
+    const char *why = voz_not_regular_file(r->path);
+    if (why)
+        s = voz_fail(VOZ_ERR_IO, "%s", why);
     if (s == VOZ_OK)
         s = voz_audio_load(r->path, (int)ds->p.feat.sample_rate, &pcm, &n);
     if (s != VOZ_OK) {

@@ -907,9 +907,7 @@ static void warn_upsampled(struct trainer *tr)
     if (s != VOZ_OK)
         return;
     struct voz_audio *a = NULL;
-    struct stat st; /* a FIFO would block the open: the dataset refuses it */
-    if (m.n_rows && stat(m.rows[0].path, &st) == 0 && S_ISREG(st.st_mode) &&
-        voz_audio_open(m.rows[0].path, 0, &a) == VOZ_OK) {
+    if (m.n_rows && !voz_not_regular_file(m.rows[0].path) && voz_audio_open(m.rows[0].path, 0, &a) == VOZ_OK) {
         int r = voz_audio_get_info(a)->file_rate;
         if (r > 0 && r < p->sample_rate)
             info(tr, "warning: %s:%d: '%s' is %d Hz audio, upsampled to the model's --sample-rate %d: the model "
