@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MANIFEST_MAX_BYTES ((size_t)1 << 30)
 
@@ -414,8 +413,7 @@ voz_status voz_manifest_read(const char *path, const struct voz_alphabet *alpha,
     memset(out, 0, sizeof *out);
     /* A manifest that is not a file (`voz eval <(grep ... m.tsv)`, /dev/stdin) has no
        folder of its own: its rows are relative to the current one, as with `-`. */
-    struct stat st;
-    int piped = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    int piped = voz_not_regular_file(path) != NULL;
     voz_status s = read_all(path, &buf, &len);
     if (s != VOZ_OK)
         return s;
