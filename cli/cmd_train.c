@@ -42,6 +42,7 @@ static void usage(FILE *fp)
           "augmentation (compose clips; SpecAugment on every batch):\n"
           "  --augment-variants K (4)  --speed MIN:MAX (0.9:1.1)  --snr-db MIN:MAX (10:40)\n"
           "  --gain-db MIN:MAX (-6:6)  --specaug-time N:W (off)  --specaug-freq N:F (off)\n"
+          "  --specaug-mel N:F (off)  N masks of up to F mel bands (on the cepstra's spectrum)\n"
           "  --crop P:MS (off)  cut each clip edge with probability P at the speech boundary +-MS\n"
           "  --vtlp MIN:MAX (off)  warp each variant's mel filterbank by a factor in MIN..MAX\n"
           "run control:\n"
@@ -341,6 +342,8 @@ int cmd_train(int argc, char **argv)
             parse_int_pair(name, val, 0, 10000, &p.specaug.time_masks, &p.specaug.time_width);
         } else if (OPT("--specaug-freq")) {
             parse_int_pair(name, val, 0, 10000, &p.specaug.freq_masks, &p.specaug.freq_width);
+        } else if (OPT("--specaug-mel")) {
+            parse_int_pair(name, val, 0, 10000, &p.specaug.mel_masks, &p.specaug.mel_width);
         } else if (FLAG("--skip-bad")) {
             p.skip_bad = 1;
         } else if (OPT("--name")) {

@@ -343,6 +343,17 @@ static voz_status make_mel_banks(struct voz_mfcc *m)
     return VOZ_OK;
 }
 
+/* Kaldi's ComputeDctMatrix keeps the first C rows of the orthonormal M-point DCT-II. */
+double voz_mfcc_dct_weight(int M, int k, int j)
+{
+    return k == 0 ? sqrt(1.0 / M) : sqrt(2.0 / M) * cos(M_PI / M * (j + 0.5) * k);
+}
+
+double voz_mfcc_lifter_weight(float Q, int k)
+{
+    return Q != 0 ? 1.0 + 0.5 * Q * sin(M_PI * k / Q) : 1.0;
+}
+
 voz_status voz_mfcc_create(const voz_feature_params *p, struct voz_mfcc **out)
 {
     *out = NULL;
@@ -386,14 +397,11 @@ voz_status voz_mfcc_create(const voz_feature_params *p, struct voz_mfcc **out)
         voz_mfcc_free(m);
         return s;
     }
-    /* Kaldi's ComputeDctMatrix keeps the first C rows of the orthonormal M-point DCT-II. */
     for (int k = 0; k < m->C; k++)
         for (int j = 0; j < m->M; j++)
-            m->dct[(size_t)j * m->Cp + k] = k == 0 ? (float)sqrt(1.0 / m->M)
-                : (float)(sqrt(2.0 / m->M) * cos(M_PI / m->M * (j + 0.5) * k));
+            m->dct[(size_t)j * m->Cp + k] = (float)voz_mfcc_dct_weight(m->M, k, j);
     for (int k = 0; k < m->C; k++)
-        m->lifter[k] = p->cepstral_lifter != 0
-            ? (float)(1.0 + 0.5 * p->cepstral_lifter * sin(M_PI * k / p->cepstral_lifter)) : 1.0f;
+        m->lifter[k] = (float)voz_mfcc_lifter_weight(p->cepstral_lifter, k);
     m->log_floor = p->energy_floor > 0 ? logf(p->energy_floor) : -FLT_MAX;
     voz_mfcc_reset(m);
     *out = m;

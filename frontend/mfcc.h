@@ -15,6 +15,12 @@ size_t voz_mfcc_frame_shift(const voz_feature_params *p);
 /* Kaldi's NumFrames(): frames produced for n samples. */
 size_t voz_mfcc_num_frames(const voz_feature_params *p, size_t n_samples);
 
+/* Cepstrum k of logmel[0..M) weighs logmel[j] by voz_mfcc_dct_weight(M, k, j), then is
+   multiplied by voz_mfcc_lifter_weight(cepstral_lifter, k) (Kaldi's DCT rows and lifter;
+   the rows are orthonormal, which lets training map masks on mel bands to cepstra). */
+double voz_mfcc_dct_weight(int M, int k, int j);
+double voz_mfcc_lifter_weight(float Q, int k);
+
 /* Per-frame computer: precomputed window, mel banks, DCT matrix and lifter; one
    KissFFT config (the real N-point FFT as a complex N/2-point one plus a split).
    Input samples are floats in [-1, 1]; the computer scales them by 32768 (Kaldi's

@@ -1,6 +1,7 @@
 /* train/augment.c — seeded random numbers, waveform augmentation, SpecAugment. */
 #include "train/augment.h"
 #include "frontend/audio.h"
+#include "frontend/mfcc.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -239,5 +240,102 @@ void voz_specaug_apply(const voz_specaug_params *p, struct voz_rng *rng, float *
             for (int b = 0; b < blocks; b++)
                 for (int j = f0; j < f0 + f; j++)
                     feats[(size_t)t * D + (size_t)b * C + j] = 0;
+    }
+}
+
+voz_status voz_melmask_init(struct voz_melmask *mm, const voz_feature_params *f)
+{
+    memset(mm, 0, sizeof *mm);
+    if (f->htk_compat)
+        return voz_fail(VOZ_ERR_INVALID, "train: mel-band masks need features without htk_compat");
+    mm->M = f->num_mel_bins;
+    mm->C = f->num_ceps;
+    mm->k0 = f->use_energy ? 1 : 0;
+    size_t n = (size_t)mm->M * (size_t)mm->C;
+    mm->w = calloc(n ? n : 1, sizeof *mm->w);
+    mm->u = calloc(n ? n : 1, sizeof *mm->u);
+    mm->band = calloc((size_t)mm->M + 1, 1);
+    mm->mean = calloc((size_t)mm->C + 1, sizeof *mm->mean);
+    mm->sbar = calloc((size_t)mm->M + 1, sizeof *mm->sbar);
+    mm->dev = calloc((size_t)mm->M + 1, sizeof *mm->dev);
+    if (!mm->w || !mm->u || !mm->band || !mm->mean || !mm->sbar || !mm->dev) {
+        voz_melmask_release(mm);
+        return voz_fail(VOZ_ERR_NOMEM, "train: out of memory for the mel masks");
+    }
+    for (int j = 0; j < mm->M; j++)
+        for (int k = mm->k0; k < mm->C; k++) {
+            double d = voz_mfcc_dct_weight(mm->M, k, j), l = voz_mfcc_lifter_weight(f->cepstral_lifter, k);
+            mm->w[(size_t)j * mm->C + k] = (float)(l * d);
+            mm->u[(size_t)j * mm->C + k] = (float)(d / l);
+        }
+    return VOZ_OK;
+}
+
+void voz_melmask_release(struct voz_melmask *mm)
+{
+    free(mm->w);
+    free(mm->u);
+    free(mm->band);
+    free(mm->mean);
+    free(mm->sbar);
+    free(mm->dev);
+    memset(mm, 0, sizeof *mm);
+}
+
+void voz_melmask_apply(struct voz_melmask *mm, const voz_specaug_params *p, struct voz_rng *rng, float *base,
+                       int T)
+{
+    const int M = mm->M, C = mm->C;
+    if (p->mel_masks <= 0 || T <= 0 || M <= 0 || C <= mm->k0)
+        return;
+    /* The union of the masks' bands (overlapping masks mask once). */
+    unsigned char *band = mm->band;
+    memset(band, 0, (size_t)M);
+    int n_band = 0;
+    int max_f = p->mel_width < M ? p->mel_width : M - 1;
+    for (int k = 0; k < p->mel_masks; k++) {
+        int f = voz_rng_int(rng, 0, max_f > 0 ? max_f : 0);
+        int f0 = voz_rng_int(rng, 0, M - f);
+        for (int j = f0; j < f0 + f; j++)
+            n_band += !band[j], band[j] = 1;
+    }
+    if (!n_band)
+        return;
+    /* The smoothed value of a band is linear in the cepstra, so its utterance mean is the
+       value of the mean cepstra. */
+    double *mean_c = mm->mean;
+    memset(mean_c, 0, (size_t)C * sizeof *mean_c);
+    for (int t = 0; t < T; t++)
+        for (int k = mm->k0; k < C; k++)
+            mean_c[k] += base[(size_t)t * C + k];
+    for (int k = mm->k0; k < C; k++)
+        mean_c[k] /= T;
+    /* All bands from the unmasked cepstra at once (the bands' DCT columns are not
+       orthogonal, so masking one after another would differ). */
+    float *sbar = mm->sbar, *dev = mm->dev;
+    for (int j = 0; j < M; j++) {
+        double a = 0;
+        for (int k = mm->k0; band[j] && k < C; k++)
+            a += mm->u[(size_t)j * C + k] * mean_c[k];
+        sbar[j] = (float)a;
+    }
+    for (int t = 0; t < T; t++) {
+        float *c = base + (size_t)t * C;
+        for (int j = 0; j < M; j++) {
+            if (!band[j])
+                continue;
+            const float *u = mm->u + (size_t)j * C;
+            float a = 0;
+            for (int k = mm->k0; k < C; k++)
+                a += u[k] * c[k];
+            dev[j] = a - sbar[j];
+        }
+        for (int j = 0; j < M; j++) {
+            if (!band[j])
+                continue;
+            const float *w = mm->w + (size_t)j * C;
+            for (int k = mm->k0; k < C; k++)
+                c[k] -= w[k] * dev[j];
+        }
     }
 }

@@ -61,6 +61,7 @@ void voz_augment_noise(struct voz_rng *rng, int pink, float rms, float *out, siz
 typedef struct {
     int time_masks, time_width; /* N masks of width 0..W frames */
     int freq_masks, freq_width; /* N masks of width 0..F coefficients */
+    int mel_masks, mel_width;   /* N masks of width 0..F mel bands (voz_melmask) */
 } voz_specaug_params;
 
 /* Masks (sets to 0, the mean after CMVN) feats [T][D] in place. D = blocks * C: a
@@ -68,5 +69,28 @@ typedef struct {
    (static, delta, delta-delta), so the masked band means one thing in all of them.
    Time masks are at most T/5 frames wide each, so no utterance is erased. */
 void voz_specaug_apply(const voz_specaug_params *p, struct voz_rng *rng, float *feats, int T, int D, int C);
+
+/* SpecAugment's frequency masks as the paper means them, on mel bands, for a model whose
+   input is cepstra. The cache keeps cepstra, so a mask works on the log-mel spectrum the
+   cepstra describe: S = D^T (c / lifter), the mel bands smoothed by truncation to C
+   coefficients (D's rows are orthonormal). Bands [f0, f0 + f) of S are replaced by their
+   mean over the utterance, which CMVN then maps to 0 as a masked cepstrum would be, and
+   the change is taken back to cepstra: c -= lifter * D_band (S_band - mean). With
+   use_energy, c0 is the frame energy, not a DCT row, and is left as it is. */
+struct voz_melmask {
+    int M, C, k0;   /* mel bands, cepstra, first cepstrum that is a DCT row */
+    float *w;       /* [M][C] lifter_k * dct(k, j): a band's smoothed value back to cepstra */
+    float *u;       /* [M][C] dct(k, j) / lifter_k: cepstra to a band's smoothed value */
+    unsigned char *band; /* [M] scratch: the bands masked in this utterance */
+    double *mean;   /* [C] scratch: the utterance's mean cepstra */
+    float *sbar, *dev; /* [M] scratch: each band's mean and a frame's deviation from it */
+};
+/* Refuses htk_compat features (their c0 sits last, scaled). One per thread (scratch). */
+voz_status voz_melmask_init(struct voz_melmask *mm, const voz_feature_params *f);
+void voz_melmask_release(struct voz_melmask *mm);
+/* Draws p->mel_masks bands of 0..p->mel_width from rng and masks base cepstra [T][C]
+   in place. Nothing to do (and no draw) when p->mel_masks is 0. */
+void voz_melmask_apply(struct voz_melmask *mm, const voz_specaug_params *p, struct voz_rng *rng, float *base,
+                       int T);
 
 #endif

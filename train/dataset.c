@@ -111,7 +111,7 @@ struct job {
     voz_status status;
     char msg[512];       /* error, or the warning when the row is skipped */
     int skipped;
-    float *x;            /* kind 0/2: final features [T][D] */
+    float *x;            /* kind 0: base MFCC [T][C]; kind 2: final features [T][D] */
     int T;
     float **var;         /* kind 1: [n_var] base MFCC */
     int *var_T;
@@ -151,8 +151,10 @@ static void run_job(struct pool *pl, int i)
     }
     int need = voz_ctc_min_frames(r->labels, r->n_labels);
     if (pl->kind != 1) {
+        /* Training rows keep base MFCC, so masks on mel bands can work before deltas. */
+        voz_feature_params bp = base_params(&ds->p.feat);
         size_t T = 0;
-        s = voz_features_compute(&ds->p.feat, pcm, n, &j->x, &T);
+        s = voz_features_compute(pl->kind == 0 ? &bp : &ds->p.feat, pcm, n, &j->x, &T);
         free(pcm);
         if (s != VOZ_OK) {
             j->status = s;
@@ -468,13 +470,13 @@ void voz_item_labels(const struct voz_dataset *ds, const struct voz_epoch_plan *
     }
 }
 
-void voz_item_features(const struct voz_dataset *ds, const struct voz_epoch_plan *plan, const struct voz_item *it,
-                       float *feats, float *scratch)
+int voz_item_base(const struct voz_dataset *ds, const struct voz_epoch_plan *plan, const struct voz_item *it,
+                  float *base)
 {
-    const int C = ds->C, D = ds->D;
+    const int C = ds->C;
     if (it->train >= 0) {
-        memcpy(feats, ds->train[it->train].x, (size_t)it->T * D * sizeof *feats);
-        return;
+        memcpy(base, ds->train[it->train].x, (size_t)it->T * C * sizeof *base);
+        return it->T;
     }
     size_t t = 0;
     for (int k = 0; k < it->n_parts; k++) {
@@ -482,16 +484,27 @@ void voz_item_features(const struct voz_dataset *ds, const struct voz_epoch_plan
         const float *g = ds->gap[pt->gap_src];
         int gT = ds->gap_T[pt->gap_src];
         for (int f = 0; f < pt->gap_T; f++, t++)
-            memcpy(scratch + t * C, g + (size_t)((pt->gap_off + f) % gT) * C, (size_t)C * sizeof *scratch);
+            memcpy(base + t * C, g + (size_t)((pt->gap_off + f) % gT) * C, (size_t)C * sizeof *base);
         if (pt->clip < 0)
             continue;
         const struct voz_clip *c = &ds->clips[pt->clip];
         int cT = c->T[pt->variant];
-        memcpy(scratch + t * C, c->mfcc[pt->variant], (size_t)cT * C * sizeof *scratch);
+        memcpy(base + t * C, c->mfcc[pt->variant], (size_t)cT * C * sizeof *base);
         t += (size_t)cT;
     }
+    return (int)t;
+}
+
+void voz_dataset_finish(const struct voz_dataset *ds, const float *base, int T, float *feats)
+{
     const voz_feature_params *f = &ds->p.feat;
-    voz_deltas_compute(scratch, t, C, f->delta_order, f->delta_window, feats);
+    voz_deltas_compute(base, (size_t)T, ds->C, f->delta_order, f->delta_window, feats);
     if (f->cmvn == VOZ_CMVN_UTTERANCE)
-        voz_cmvn_apply(feats, t, D, f->cmvn_var);
+        voz_cmvn_apply(feats, (size_t)T, ds->D, f->cmvn_var);
+}
+
+void voz_item_features(const struct voz_dataset *ds, const struct voz_epoch_plan *plan, const struct voz_item *it,
+                       float *feats, float *scratch)
+{
+    voz_dataset_finish(ds, scratch, voz_item_base(ds, plan, it, scratch), feats);
 }

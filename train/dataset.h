@@ -1,6 +1,6 @@
 /* train/dataset.h — the feature cache and the batches built from it. Features are
-   computed once, by the inference frontend: final features for --train and --dev rows,
-   base MFCC [T][C] for each --compose clip and each of its augmented variants, and
+   computed once, by the inference frontend: final features for --dev rows, base MFCC
+   [T][C] for --train rows, for each --compose clip and each of its augmented variants, and
    base MFCC of gap material (digital silence, low-level noise). An epoch is a plan:
    the rows, plus composed utterances (clip variants joined by gaps), shuffled,
    bucketed by length and cut into batches; a batch's features are assembled on
@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 struct voz_utt {
-    float *x;          /* [T][D] final features */
+    float *x;          /* training rows: base MFCC [T][C]; dev rows: final features [T][D] */
     int T;
     const int *labels; /* [L], owned by the manifest row */
     int L;
@@ -89,7 +89,12 @@ void voz_epoch_plan_release(struct voz_epoch_plan *plan);
 /* Labels of an item into labels[] (capacity it->L). */
 void voz_item_labels(const struct voz_dataset *ds, const struct voz_epoch_plan *plan, const struct voz_item *it,
                      int *labels);
-/* Final features of an item into feats [it->T][D] (scratch: [it->T][C] floats). */
+/* Base MFCC of an item into base [it->T][C]; returns it->T. */
+int voz_item_base(const struct voz_dataset *ds, const struct voz_epoch_plan *plan, const struct voz_item *it,
+                  float *base);
+/* Final features from base MFCC: deltas, then CMVN as the model's features say. */
+void voz_dataset_finish(const struct voz_dataset *ds, const float *base, int T, float *feats);
+/* Both: final features of an item into feats [it->T][D] (scratch: [it->T][C] floats). */
 void voz_item_features(const struct voz_dataset *ds, const struct voz_epoch_plan *plan, const struct voz_item *it,
                        float *feats, float *scratch);
 

@@ -78,6 +78,7 @@ struct trainer {
     struct voz_lr_schedule lr;
     struct voz_dataset ds;
     struct voz_compose_params cp;
+    struct voz_melmask melmask;      /* SpecAugment on mel bands (--specaug-mel) */
     struct voz_ctc_beam *beam;       /* over the word list, or NULL */
     int *dev_order;                  /* dev utterances by length */
     char *options;                   /* canonical options text (checkpoint) */
@@ -229,6 +230,8 @@ static char *canonical_options(const voz_train_params *p)
         sb_printf(&b, "crop=%.9g:%.9g\n", p->augment.crop_prob, p->augment.crop_ms);
     if (p->augment.warp_min != 1 || p->augment.warp_max != 1)
         sb_printf(&b, "vtlp=%.9g:%.9g\n", p->augment.warp_min, p->augment.warp_max);
+    if (p->specaug.mel_masks > 0)
+        sb_printf(&b, "specaug_mel=%d:%d\n", p->specaug.mel_masks, p->specaug.mel_width);
     /* Last, so a checkpoint from before this line existed names it when it differs. The
        thread count decides how the two directions' gradients are summed, so the bit-exact
        resume holds only for the same count. */
@@ -423,8 +426,10 @@ static voz_status pack_batch(struct trainer *tr, const struct voz_epoch_plan *pl
     *frames = 0;
     for (int j = 0; j < B; j++) {
         const struct voz_item *it = &plan->items[idx[j]];
-        voz_item_features(&tr->ds, plan, it, tr->fbuf, tr->scratch);
+        voz_item_base(&tr->ds, plan, it, tr->scratch);
         struct voz_rng rng = voz_rng_derive(tr->p->seed, RNG_SPECAUG, (uint64_t)epoch, ((uint64_t)b << 20) | (uint64_t)j);
+        voz_melmask_apply(&tr->melmask, &tr->p->specaug, &rng, tr->scratch, it->T);
+        voz_dataset_finish(&tr->ds, tr->scratch, it->T, tr->fbuf);
         voz_specaug_apply(&tr->p->specaug, &rng, tr->fbuf, it->T, D, tr->ds.C);
         for (int t = 0; t < it->T; t++)
             memcpy(tr->x + ((size_t)t * B + j) * D, tr->fbuf + (size_t)t * D, (size_t)D * sizeof *tr->x);
@@ -613,7 +618,10 @@ static voz_status probe_init(struct trainer *tr)
     if (u) {
         if (!(tr->probe_x = voz_alloc_aligned((size_t)u->T * D * sizeof(float))))
             return voz_fail(VOZ_ERR_NOMEM, "train: out of memory");
-        memcpy(tr->probe_x, u->x, (size_t)u->T * D * sizeof(float));
+        if (tr->ds.n_dev)
+            memcpy(tr->probe_x, u->x, (size_t)u->T * D * sizeof(float));
+        else
+            voz_dataset_finish(&tr->ds, u->x, u->T, tr->probe_x); /* training rows keep base MFCC */
         tr->probe_T = u->T;
         return VOZ_OK;
     }
@@ -876,7 +884,7 @@ static voz_status check_params(const voz_train_params *p)
     if (!(p->augment.warp_min >= 0.5f) || p->augment.warp_max < p->augment.warp_min || p->augment.warp_max > 2)
         return voz_fail(VOZ_ERR_INVALID, "train: --vtlp needs 0.5 <= MIN <= MAX <= 2");
     if (p->specaug.time_masks < 0 || p->specaug.time_width < 0 || p->specaug.freq_masks < 0 ||
-        p->specaug.freq_width < 0)
+        p->specaug.freq_width < 0 || p->specaug.mel_masks < 0 || p->specaug.mel_width < 0)
         return voz_fail(VOZ_ERR_INVALID, "train: SpecAugment counts and widths must be >= 0");
     return VOZ_OK;
 }
@@ -1003,6 +1011,8 @@ static voz_status setup(struct trainer *tr)
         return s;
     voz_atomic_abort(&af);
 
+    if (p->specaug.mel_masks > 0 && (s = voz_melmask_init(&tr->melmask, &tr->feat)) != VOZ_OK)
+        return s;
     warn_upsampled(tr);
     double t = voz_now();
     struct voz_dataset_params dp = { .feat = tr->feat, .alpha = &tr->alpha, .seed = p->seed,
@@ -1147,6 +1157,7 @@ static void teardown(struct trainer *tr)
     if (tr->beam)
         voz_ctc_beam_free(tr->beam);
     voz_dataset_release(&tr->ds);
+    voz_melmask_release(&tr->melmask);
     voz_words_free(tr->words, tr->n_words);
     voz_alphabet_release(&tr->alpha);
     free(tr->options);

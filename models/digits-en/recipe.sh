@@ -71,6 +71,7 @@ step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - t_start)); }
 CELL=${CELL:-lstm} LAYERS=${LAYERS:-2} HIDDEN=${HIDDEN:-128} BATCH=${BATCH:-16}
 LR=${LR:-0.002} LR_DECAY=${LR_DECAY:-0.85} EPOCHS=${EPOCHS:-100}
 COMPOSE_COUNT=${COMPOSE_COUNT:-3000} SPECAUG_TIME=${SPECAUG_TIME:-2:10} SPECAUG_FREQ=${SPECAUG_FREQ:-2:3}
+SPECAUG_MEL=${SPECAUG_MEL:-}
 SPEED=${SPEED:-0.8:1.25} VARIANTS=${VARIANTS:-6} CROP=${CROP:-} VTLP=${VTLP:-}
 # The trainer's seed alone (initialisation, batch order, augmentation), leaving the
 # synthetic corpus and the test strings as --seed makes them: another run to compare.
@@ -123,7 +124,7 @@ train_member() { # OUT SEED THREADS LOG
         --compose-count $COMPOSE_COUNT --compose-words 1:7 --gap-ms 50:300 \
         --dev "$hw/dev.tsv" \
         --cell $CELL --layers $LAYERS --hidden $HIDDEN --batch-size $BATCH --lr $LR --lr-decay $LR_DECAY \
-        --specaug-time $SPECAUG_TIME --specaug-freq $SPECAUG_FREQ \
+        --specaug-time $SPECAUG_TIME --specaug-freq $SPECAUG_FREQ ${SPECAUG_MEL:+--specaug-mel $SPECAUG_MEL} \
         --speed $SPEED --augment-variants $VARIANTS ${DROPOUT:+--dropout $DROPOUT} \
         ${CROP:+--crop $CROP} ${VTLP:+--vtlp $VTLP} \
         --epochs $EPOCHS --max-minutes "$minutes" --seed "$2" --threads "$3" \
