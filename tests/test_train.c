@@ -1,7 +1,8 @@
 /* tests/test_train.c — the training support code: WER/CER/SER on known pairs,
    seeded randomness and augmentation (determinism, speed, SNR), SpecAugment masks,
-   utterance composition (labels, lengths, features = deltas + CMVN of the joined
-   frames, plans covering every utterance once), the CSV log, and the checkpoint
+   mel-band masks, utterance composition (labels, lengths, features = deltas + CMVN of
+   the joined frames, plans covering every utterance once), training rows giving the
+   inference features, the CSV log, and the checkpoint
    format (round trip, corrupted and truncated files rejected, NaN refused). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +313,102 @@ static void test_specaug_masks(void **state)
     free(g);
 }
 
+/* The mel-band masks against a double-precision reference written from the definition:
+   smoothed log-mel S = D^T (c / lifter) over the DCT rows, masked bands set to their mean
+   over the utterance, cepstra back as lifter * D S. The bands come from the same draws
+   (width, then start, per mask). */
+static void melmask_reference(const voz_feature_params *f, const float *c, int T, const int *band, double *out)
+{
+    const int M = f->num_mel_bins, C = f->num_ceps, k0 = f->use_energy ? 1 : 0;
+    double D[64][64], lift[64], mean[64] = { 0 };
+    for (int k = 0; k < C; k++) {
+        lift[k] = 1.0 + 0.5 * f->cepstral_lifter * sin(M_PI * k / f->cepstral_lifter);
+        for (int j = 0; j < M; j++)
+            D[k][j] = k == 0 ? sqrt(1.0 / M) : sqrt(2.0 / M) * cos(M_PI * (j + 0.5) * k / M);
+    }
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < C; k++)
+            mean[k] += c[t * C + k] / (double)T;
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < C; k++) {
+            double v = c[t * C + k];
+            if (k >= k0)
+                for (int j = 0; j < M; j++) {
+                    if (!band[j])
+                        continue;
+                    double s = 0, sbar = 0;
+                    for (int q = k0; q < C; q++) {
+                        s += D[q][j] * c[t * C + q] / lift[q];
+                        sbar += D[q][j] * mean[q] / lift[q];
+                    }
+                    v -= lift[k] * D[k][j] * (s - sbar);
+                }
+            out[t * C + k] = v;
+        }
+}
+
+static void test_mel_masks(void **state)
+{
+    (void)state;
+    const int T = 60, C = 13, M = 23;
+    float base[60 * 13], c[60 * 13];
+    double want[60 * 13];
+    for (int i = 0; i < T * C; i++)
+        base[i] = (float)(sin(0.37 * i) * 4 + (i % C) * 0.3 + cos(0.05 * (i / C)));
+    for (int use_energy = 0; use_energy <= 1; use_energy++) {
+        voz_feature_params f = voz_feature_default_params();
+        f.use_energy = use_energy;
+        struct voz_melmask mm;
+        assert_int_equal(voz_melmask_init(&mm, &f), VOZ_OK);
+        voz_specaug_params p = { .mel_masks = 2, .mel_width = 6 };
+        for (int seed = 1; seed <= 20; seed++) {
+            memcpy(c, base, sizeof c);
+            struct voz_rng r = voz_rng_derive((uint64_t)seed, 5, 6, 7), rd = r;
+            int band[23] = { 0 }, n_band = 0;
+            for (int k = 0; k < p.mel_masks; k++) {
+                int w = voz_rng_int(&rd, 0, p.mel_width), f0 = voz_rng_int(&rd, 0, M - w);
+                for (int j = f0; j < f0 + w; j++)
+                    n_band += !band[j], band[j] = 1;
+            }
+            voz_melmask_apply(&mm, &p, &r, c, T);
+            melmask_reference(&f, base, T, band, want);
+            double moved = 0;
+            for (int i = 0; i < T * C; i++) {
+                assert_true(fabs(c[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])));
+                moved += fabs(c[i] - base[i]);
+                if (use_energy && i % C == 0)
+                    assert_true(c[i] == base[i]); /* c0 is the energy, not a DCT row */
+            }
+            assert_true((moved > 0) == (n_band > 0));
+        }
+        p = (voz_specaug_params){ .mel_masks = 0, .mel_width = M };
+        memcpy(c, base, sizeof c);
+        struct voz_rng r0 = voz_rng_derive(9, 9, 9, 9), r0c = r0;
+        voz_melmask_apply(&mm, &p, &r0, c, T);
+        assert_memory_equal(c, base, sizeof c); /* no masks: untouched, and no draw */
+        assert_true(voz_rng_next(&r0) == voz_rng_next(&r0c));
+        /* Every band masked (the reference; the C code caps a mask at M - 1 bands): each
+           frame becomes the utterance's mean cepstra, 0 after CMVN, as a fully masked
+           spectrogram would. */
+        int all[23];
+        for (int j = 0; j < M; j++)
+            all[j] = 1;
+        melmask_reference(&f, base, T, all, want);
+        double mean[13] = { 0 };
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < C; k++)
+                mean[k] += base[t * C + k] / (double)T;
+        for (int t = 0; t < T; t++)
+            for (int k = use_energy; k < C; k++)
+                assert_true(fabs(want[t * C + k] - mean[k]) < 1e-9 * (1 + fabs(mean[k])));
+        voz_melmask_release(&mm);
+    }
+    voz_feature_params f = voz_feature_default_params();
+    f.htk_compat = 1;
+    struct voz_melmask mm;
+    assert_int_equal(voz_melmask_init(&mm, &f), VOZ_ERR_INVALID);
+}
+
 /* ---- composition --------------------------------------------------------------------- */
 
 /* A dataset built by hand: three "clips" with base MFCC frames whose values encode the
@@ -425,6 +523,67 @@ static void test_composition_labels_and_features(void **state)
     voz_epoch_plan_release(&other);
     voz_dataset_release(&ds);
     voz_alphabet_release(&alpha);
+}
+
+/* A --train row goes through the cache as base MFCC and comes out of a batch as the
+   features inference computes for the same audio: deltas and CMVN at batch time. */
+static void test_train_rows_as_inference(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/voz-rows-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char wav[64], tsv[64];
+    snprintf(wav, sizeof wav, "%s/a.wav", dir);
+    snprintf(tsv, sizeof tsv, "%s/m.tsv", dir);
+    enum { N = 8000 };
+    static short pcm16[N];
+    for (int i = 0; i < N; i++)
+        pcm16[i] = (short)(6000 * sin(2 * M_PI * 440 * i / 8000.0) * (0.5 + 0.5 * sin(i * 0.002)));
+    SF_INFO info = { .samplerate = 8000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16 };
+    SNDFILE *sf = sf_open(wav, SFM_WRITE, &info);
+    assert_non_null(sf);
+    assert_int_equal(sf_write_short(sf, pcm16, N), N);
+    sf_close(sf);
+    FILE *fp = fopen(tsv, "w");
+    assert_non_null(fp);
+    fputs("a.wav\tone two\n", fp);
+    fclose(fp);
+
+    struct voz_alphabet al;
+    assert_int_equal(voz_alphabet_init(&al, VOZ_DEFAULT_ALPHABET), VOZ_OK);
+    voz_feature_params f = voz_feature_default_params();
+    f.sample_rate = 8000;
+    f.cmvn = VOZ_CMVN_UTTERANCE;
+    struct voz_dataset_params dp = { .feat = f, .alpha = &al, .seed = 1, .augment = voz_augment_default_params(),
+                                     .threads = 1 };
+    struct voz_dataset ds;
+    assert_int_equal(voz_dataset_init(&ds, &dp), VOZ_OK);
+    assert_int_equal(voz_dataset_add(&ds, tsv, 0), VOZ_OK);
+    assert_int_equal(ds.n_train, 1);
+    struct voz_compose_params cp = { 0 };
+    struct voz_epoch_plan plan;
+    assert_int_equal(voz_epoch_plan_build(&ds, &cp, 1, 0, &plan), VOZ_OK);
+    assert_int_equal(plan.n_items, 1);
+    const struct voz_item *it = &plan.items[0];
+    float *want = NULL;
+    size_t T = 0;
+    float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = pcm16[i] / 32768.0f;
+    assert_int_equal(voz_features_compute(&f, x, N, &want, &T), VOZ_OK);
+    assert_int_equal(it->T, (int)T);
+    float *feats = malloc(sizeof(float) * T * ds.D), *scratch = malloc(sizeof(float) * T * ds.C);
+    voz_item_features(&ds, &plan, it, feats, scratch);
+    assert_memory_equal(feats, want, sizeof(float) * T * ds.D);
+    free(feats);
+    free(scratch);
+    free(want);
+    voz_epoch_plan_release(&plan);
+    voz_dataset_release(&ds);
+    voz_alphabet_release(&al);
+    unlink(wav);
+    unlink(tsv);
+    rmdir(dir);
 }
 
 static void test_batches_group_lengths(void **state)
@@ -715,7 +874,9 @@ int main(void)
         cmocka_unit_test(test_augment_crop_and_warp),
         cmocka_unit_test(test_pink_noise_spectrum_tilts),
         cmocka_unit_test(test_specaug_masks),
+        cmocka_unit_test(test_mel_masks),
         cmocka_unit_test(test_composition_labels_and_features),
+        cmocka_unit_test(test_train_rows_as_inference),
         cmocka_unit_test(test_batches_group_lengths),
         cmocka_unit_test(test_csv_log),
         cmocka_unit_test(test_checkpoint_round_trip),
