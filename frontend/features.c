@@ -103,22 +103,29 @@ void voz_deltas_compute(const float *in, size_t T, int C, int order, int window,
 
 /* ---- CMVN ------------------------------------------------------------------------------ */
 
+void voz_cmvn_column(const float *feats, size_t T, int D, int d, int norm_var, double *mean_out, double *scale_out)
+{
+    /* Two passes in double: exact zero variance for constant columns. */
+    double mean = 0, var = 0;
+    for (size_t t = 0; t < T; t++)
+        mean += feats[t * D + d];
+    mean /= (double)(T ? T : 1);
+    for (size_t t = 0; t < T; t++) {
+        double x = feats[t * D + d] - mean;
+        var += x * x;
+    }
+    var /= (double)(T ? T : 1);
+    *mean_out = mean;
+    *scale_out = norm_var ? 1.0 / sqrt(var > VOZ_CMVN_VAR_FLOOR ? var : VOZ_CMVN_VAR_FLOOR) : 1.0;
+}
+
 void voz_cmvn_apply(float *feats, size_t T, int D, int norm_var)
 {
     if (T == 0)
         return;
     for (int d = 0; d < D; d++) {
-        /* Two passes in double: exact zero variance for constant columns. */
-        double mean = 0, var = 0;
-        for (size_t t = 0; t < T; t++)
-            mean += feats[t * D + d];
-        mean /= (double)T;
-        for (size_t t = 0; t < T; t++) {
-            double x = feats[t * D + d] - mean;
-            var += x * x;
-        }
-        var /= (double)T;
-        double scale = norm_var ? 1.0 / sqrt(var > VOZ_CMVN_VAR_FLOOR ? var : VOZ_CMVN_VAR_FLOOR) : 1.0;
+        double mean, scale;
+        voz_cmvn_column(feats, T, D, d, norm_var, &mean, &scale);
         for (size_t t = 0; t < T; t++)
             feats[t * D + d] = (float)((feats[t * D + d] - mean) * scale);
     }

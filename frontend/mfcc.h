@@ -92,6 +92,8 @@ size_t voz_mfcc_stream_available(const struct voz_mfcc_stream *s);
 void voz_deltas_compute(const float *in, size_t T, int C, int order, int window, float *out);
 /* Per-utterance mean (and variance) normalisation in place over [T][D]. */
 void voz_cmvn_apply(float *feats, size_t T, int D, int norm_var);
+/* What voz_cmvn_apply does to column d: x -> (x - mean) * scale (scale 1 without norm_var). */
+void voz_cmvn_column(const float *feats, size_t T, int D, int d, int norm_var, double *mean, double *scale);
 
 /* Running CMVN for live audio: exponentially decaying mean/var estimates. Each frame
    first enters the statistics, then is normalised by them (so frame 0 becomes 0).

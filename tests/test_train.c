@@ -314,93 +314,115 @@ static void test_specaug_masks(void **state)
 }
 
 /* The mel-band masks against a double-precision reference written from the definition:
-   smoothed log-mel S = D^T (c / lifter) over the DCT rows, masked bands set to their mean
-   over the utterance, cepstra back as lifter * D S. The bands come from the same draws
-   (width, then start, per mask). */
-static void melmask_reference(const voz_feature_params *f, const float *c, int T, const int *band, double *out)
+   on the mean-free features, each block's smoothed log-mel S = D^T (x / lifter) over the
+   DCT rows, masked bands set to 0 (their mean), cepstra back as lifter * D S, then CMVN's
+   scales of the unmasked features. The bands come from the same draws (width, then
+   start, per mask). */
+static void melmask_reference(const voz_feature_params *f, const float *feats, int T, const int *band, double *out)
 {
-    const int M = f->num_mel_bins, C = f->num_ceps, k0 = f->use_energy ? 1 : 0;
-    double D[64][64], lift[64], mean[64] = { 0 };
+    const int M = f->num_mel_bins, C = f->num_ceps, D = 3 * C, k0 = f->use_energy ? 1 : 0;
+    double Dm[13][23], lift[13], mean[39] = { 0 }, var[39] = { 0 };
     for (int k = 0; k < C; k++) {
         lift[k] = 1.0 + 0.5 * f->cepstral_lifter * sin(M_PI * k / f->cepstral_lifter);
         for (int j = 0; j < M; j++)
-            D[k][j] = k == 0 ? sqrt(1.0 / M) : sqrt(2.0 / M) * cos(M_PI * (j + 0.5) * k / M);
+            Dm[k][j] = k == 0 ? sqrt(1.0 / M) : sqrt(2.0 / M) * cos(M_PI * (j + 0.5) * k / M);
     }
     for (int t = 0; t < T; t++)
-        for (int k = 0; k < C; k++)
-            mean[k] += c[t * C + k] / (double)T;
+        for (int d = 0; d < D; d++)
+            mean[d] += feats[t * D + d] / (double)T;
     for (int t = 0; t < T; t++)
-        for (int k = 0; k < C; k++) {
-            double v = c[t * C + k];
-            if (k >= k0)
-                for (int j = 0; j < M; j++) {
-                    if (!band[j])
-                        continue;
-                    double s = 0, sbar = 0;
-                    for (int q = k0; q < C; q++) {
-                        s += D[q][j] * c[t * C + q] / lift[q];
-                        sbar += D[q][j] * mean[q] / lift[q];
-                    }
-                    v -= lift[k] * D[k][j] * (s - sbar);
-                }
-            out[t * C + k] = v;
+        for (int d = 0; d < D; d++)
+            var[d] += (feats[t * D + d] - mean[d]) * (feats[t * D + d] - mean[d]) / T;
+    for (int t = 0; t < T; t++)
+        for (int b = 0; b < D; b += C) {
+            double x[13], S[23];
+            for (int k = 0; k < C; k++)
+                x[k] = feats[t * D + b + k] - mean[b + k];
+            for (int j = 0; j < M; j++) {
+                S[j] = 0;
+                for (int k = k0; k < C; k++)
+                    S[j] += Dm[k][j] * x[k] / lift[k];
+            }
+            for (int k = 0; k < C; k++) {
+                double v = x[k];
+                for (int j = 0; j < M && k >= k0; j++)
+                    v -= band[j] ? lift[k] * Dm[k][j] * S[j] : 0;
+                out[t * D + b + k] = v / sqrt(var[b + k] > 1e-10 ? var[b + k] : 1e-10);
+            }
         }
 }
 
 static void test_mel_masks(void **state)
 {
     (void)state;
-    const int T = 60, C = 13, M = 23;
-    float base[60 * 13], c[60 * 13];
-    double want[60 * 13];
+    enum { T = 60, C = 13, D = 39, M = 23 };
+    float base[T * C], raw[T * D], x[T * D];
+    double want[T * D];
     for (int i = 0; i < T * C; i++)
         base[i] = (float)(sin(0.37 * i) * 4 + (i % C) * 0.3 + cos(0.05 * (i / C)));
+    voz_deltas_compute(base, T, C, 2, 2, raw);
     for (int use_energy = 0; use_energy <= 1; use_energy++) {
         voz_feature_params f = voz_feature_default_params();
         f.use_energy = use_energy;
         struct voz_melmask mm;
         assert_int_equal(voz_melmask_init(&mm, &f), VOZ_OK);
         voz_specaug_params p = { .mel_masks = 2, .mel_width = 6 };
+        float plain[T * D];
+        memcpy(plain, raw, sizeof plain);
+        voz_cmvn_apply(plain, T, D, 1);
         for (int seed = 1; seed <= 20; seed++) {
-            memcpy(c, base, sizeof c);
+            memcpy(x, raw, sizeof x);
             struct voz_rng r = voz_rng_derive((uint64_t)seed, 5, 6, 7), rd = r;
-            int band[23] = { 0 }, n_band = 0;
+            int band[M] = { 0 }, n_band = 0;
             for (int k = 0; k < p.mel_masks; k++) {
                 int w = voz_rng_int(&rd, 0, p.mel_width), f0 = voz_rng_int(&rd, 0, M - w);
                 for (int j = f0; j < f0 + w; j++)
                     n_band += !band[j], band[j] = 1;
             }
-            voz_melmask_apply(&mm, &p, &r, c, T);
-            melmask_reference(&f, base, T, band, want);
-            double moved = 0;
-            for (int i = 0; i < T * C; i++) {
-                assert_true(fabs(c[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])));
-                moved += fabs(c[i] - base[i]);
-                if (use_energy && i % C == 0)
-                    assert_true(c[i] == base[i]); /* c0 is the energy, not a DCT row */
+            voz_melmask_cmvn(&mm, &p, &r, x, T, 1);
+            assert_true(voz_rng_next(&r) == voz_rng_next(&rd)); /* two draws per mask */
+            melmask_reference(&f, raw, T, band, want);
+            for (int i = 0; i < T * D; i++) {
+                assert_true(fabs(x[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])));
+                if (use_energy && i % C == 0) /* c0 is the energy, not a DCT row: plain CMVN */
+                    assert_true(fabsf(x[i] - plain[i]) <= 1e-6f * (1 + fabsf(plain[i])));
             }
-            assert_true((moved > 0) == (n_band > 0));
+            if (!n_band) /* nothing masked: plain CMVN, bit for bit */
+                assert_memory_equal(x, plain, sizeof plain);
         }
+        /* No masks: plain CMVN, and no draw. */
         p = (voz_specaug_params){ .mel_masks = 0, .mel_width = M };
-        memcpy(c, base, sizeof c);
+        float y[T * D];
+        memcpy(x, raw, sizeof x);
+        memcpy(y, raw, sizeof y);
         struct voz_rng r0 = voz_rng_derive(9, 9, 9, 9), r0c = r0;
-        voz_melmask_apply(&mm, &p, &r0, c, T);
-        assert_memory_equal(c, base, sizeof c); /* no masks: untouched, and no draw */
+        voz_melmask_cmvn(&mm, &p, &r0, x, T, 1);
+        voz_cmvn_apply(y, T, D, 1);
+        assert_memory_equal(x, y, sizeof y);
         assert_true(voz_rng_next(&r0) == voz_rng_next(&r0c));
-        /* Every band masked (the reference; the C code caps a mask at M - 1 bands): each
-           frame becomes the utterance's mean cepstra, 0 after CMVN, as a fully masked
-           spectrogram would. */
-        int all[23];
-        for (int j = 0; j < M; j++)
-            all[j] = 1;
-        melmask_reference(&f, base, T, all, want);
-        double mean[13] = { 0 };
-        for (int t = 0; t < T; t++)
-            for (int k = 0; k < C; k++)
-                mean[k] += base[t * C + k] / (double)T;
-        for (int t = 0; t < T; t++)
-            for (int k = use_energy; k < C; k++)
-                assert_true(fabs(want[t * C + k] - mean[k]) < 1e-9 * (1 + fabs(mean[k])));
+        /* Masks covering every band leave nothing of the DCT-row cepstra (and, being
+           inside CMVN, nothing is scaled back up). */
+        p = (voz_specaug_params){ .mel_masks = 3, .mel_width = M };
+        int covered = 0;
+        for (uint64_t seed = 1; seed < 100000 && !covered; seed++) {
+            struct voz_rng r = voz_rng_derive(seed, 1, 2, 3), rd = r;
+            int band[M] = { 0 }, n = 0;
+            for (int k = 0; k < p.mel_masks; k++) {
+                int w = voz_rng_int(&rd, 0, M - 1), f0 = voz_rng_int(&rd, 0, M - w);
+                for (int j = f0; j < f0 + w; j++)
+                    n += !band[j], band[j] = 1;
+            }
+            if (n < M)
+                continue;
+            covered = 1;
+            memcpy(x, raw, sizeof x);
+            voz_melmask_cmvn(&mm, &p, &r, x, T, 1);
+            for (int t = 0; t < T; t++)
+                for (int d = 0; d < D; d++)
+                    if (d % C >= use_energy)
+                        assert_true(fabsf(x[t * D + d]) < 1e-3f);
+        }
+        assert_true(covered);
         voz_melmask_release(&mm);
     }
     voz_feature_params f = voz_feature_default_params();

@@ -250,15 +250,16 @@ voz_status voz_melmask_init(struct voz_melmask *mm, const voz_feature_params *f)
         return voz_fail(VOZ_ERR_INVALID, "train: mel-band masks need features without htk_compat");
     mm->M = f->num_mel_bins;
     mm->C = f->num_ceps;
+    mm->D = voz_feature_dim(f);
     mm->k0 = f->use_energy ? 1 : 0;
     size_t n = (size_t)mm->M * (size_t)mm->C;
     mm->w = calloc(n ? n : 1, sizeof *mm->w);
     mm->u = calloc(n ? n : 1, sizeof *mm->u);
     mm->band = calloc((size_t)mm->M + 1, 1);
-    mm->mean = calloc((size_t)mm->C + 1, sizeof *mm->mean);
-    mm->sbar = calloc((size_t)mm->M + 1, sizeof *mm->sbar);
+    mm->mean = calloc((size_t)mm->D + 1, sizeof *mm->mean);
+    mm->scale = calloc((size_t)mm->D + 1, sizeof *mm->scale);
     mm->dev = calloc((size_t)mm->M + 1, sizeof *mm->dev);
-    if (!mm->w || !mm->u || !mm->band || !mm->mean || !mm->sbar || !mm->dev) {
+    if (!mm->w || !mm->u || !mm->band || !mm->mean || !mm->scale || !mm->dev) {
         voz_melmask_release(mm);
         return voz_fail(VOZ_ERR_NOMEM, "train: out of memory for the mel masks");
     }
@@ -277,65 +278,64 @@ void voz_melmask_release(struct voz_melmask *mm)
     free(mm->u);
     free(mm->band);
     free(mm->mean);
-    free(mm->sbar);
+    free(mm->scale);
     free(mm->dev);
     memset(mm, 0, sizeof *mm);
 }
 
-void voz_melmask_apply(struct voz_melmask *mm, const voz_specaug_params *p, struct voz_rng *rng, float *base,
-                       int T)
+void voz_melmask_cmvn(struct voz_melmask *mm, const voz_specaug_params *p, struct voz_rng *rng, float *feats, int T,
+                      int norm_var)
 {
-    const int M = mm->M, C = mm->C;
-    if (p->mel_masks <= 0 || T <= 0 || M <= 0 || C <= mm->k0)
+    const int M = mm->M, C = mm->C, D = mm->D;
+    if (T <= 0)
         return;
-    /* The union of the masks' bands (overlapping masks mask once). */
-    unsigned char *band = mm->band;
-    memset(band, 0, (size_t)M);
     int n_band = 0;
-    int max_f = p->mel_width < M ? p->mel_width : M - 1;
-    for (int k = 0; k < p->mel_masks; k++) {
-        int f = voz_rng_int(rng, 0, max_f > 0 ? max_f : 0);
-        int f0 = voz_rng_int(rng, 0, M - f);
-        for (int j = f0; j < f0 + f; j++)
-            n_band += !band[j], band[j] = 1;
+    if (p->mel_masks > 0 && M > 0) {
+        /* The union of the masks' bands (overlapping masks mask once). */
+        memset(mm->band, 0, (size_t)M);
+        int max_f = p->mel_width < M ? p->mel_width : M - 1;
+        for (int k = 0; k < p->mel_masks; k++) {
+            int f = voz_rng_int(rng, 0, max_f > 0 ? max_f : 0);
+            int f0 = voz_rng_int(rng, 0, M - f);
+            for (int j = f0; j < f0 + f; j++)
+                n_band += !mm->band[j], mm->band[j] = 1;
+        }
     }
-    if (!n_band)
+    if (!n_band || C <= mm->k0 || D % C) {
+        voz_cmvn_apply(feats, (size_t)T, D, norm_var);
         return;
-    /* The smoothed value of a band is linear in the cepstra, so its utterance mean is the
-       value of the mean cepstra. */
-    double *mean_c = mm->mean;
-    memset(mean_c, 0, (size_t)C * sizeof *mean_c);
-    for (int t = 0; t < T; t++)
-        for (int k = mm->k0; k < C; k++)
-            mean_c[k] += base[(size_t)t * C + k];
-    for (int k = mm->k0; k < C; k++)
-        mean_c[k] /= T;
-    /* All bands from the unmasked cepstra at once (the bands' DCT columns are not
-       orthogonal, so masking one after another would differ). */
-    float *sbar = mm->sbar, *dev = mm->dev;
-    for (int j = 0; j < M; j++) {
-        double a = 0;
-        for (int k = mm->k0; band[j] && k < C; k++)
-            a += mm->u[(size_t)j * C + k] * mean_c[k];
-        sbar[j] = (float)a;
     }
+    for (int d = 0; d < D; d++)
+        voz_cmvn_column(feats, (size_t)T, D, d, norm_var, &mm->mean[d], &mm->scale[d]);
+    const unsigned char *band = mm->band;
+    float *dev = mm->dev;
     for (int t = 0; t < T; t++) {
-        float *c = base + (size_t)t * C;
-        for (int j = 0; j < M; j++) {
-            if (!band[j])
-                continue;
-            const float *u = mm->u + (size_t)j * C;
-            float a = 0;
-            for (int k = mm->k0; k < C; k++)
-                a += u[k] * c[k];
-            dev[j] = a - sbar[j];
+        float *x = feats + (size_t)t * D;
+        for (int d = 0; d < D; d++)
+            x[d] = (float)(x[d] - mm->mean[d]);
+        /* Each block (static, deltas) of the mean-free frame: all bands from the unmasked
+           values at once (the bands' DCT columns are not orthogonal, so masking one after
+           another would differ). */
+        for (int b = 0; b < D; b += C) {
+            float *c = x + b;
+            for (int j = 0; j < M; j++) {
+                if (!band[j])
+                    continue;
+                const float *u = mm->u + (size_t)j * C;
+                float a = 0;
+                for (int k = mm->k0; k < C; k++)
+                    a += u[k] * c[k];
+                dev[j] = a;
+            }
+            for (int j = 0; j < M; j++) {
+                if (!band[j])
+                    continue;
+                const float *w = mm->w + (size_t)j * C;
+                for (int k = mm->k0; k < C; k++)
+                    c[k] -= w[k] * dev[j];
+            }
         }
-        for (int j = 0; j < M; j++) {
-            if (!band[j])
-                continue;
-            const float *w = mm->w + (size_t)j * C;
-            for (int k = mm->k0; k < C; k++)
-                c[k] -= w[k] * dev[j];
-        }
+        for (int d = 0; d < D; d++)
+            x[d] = (float)(x[d] * mm->scale[d]);
     }
 }

@@ -73,24 +73,31 @@ void voz_specaug_apply(const voz_specaug_params *p, struct voz_rng *rng, float *
 /* SpecAugment's frequency masks as the paper means them, on mel bands, for a model whose
    input is cepstra. The cache keeps cepstra, so a mask works on the log-mel spectrum the
    cepstra describe: S = D^T (c / lifter), the mel bands smoothed by truncation to C
-   coefficients (D's rows are orthonormal). Bands [f0, f0 + f) of S are replaced by their
-   mean over the utterance, which CMVN then maps to 0 as a masked cepstrum would be, and
-   the change is taken back to cepstra: c -= lifter * D_band (S_band - mean). With
+   coefficients (D's rows are orthonormal). Masked bands of S are set to their mean over
+   the utterance and the cepstra recomputed: c -= lifter * D_band (S_band - mean). Being
+   truncated to C coefficients again, a masked band comes out flattened, not exactly at
+   its mean; with every band masked the frames are all the mean. The map is linear in
+   each frame, so it applies to the delta blocks alike. It is applied after CMVN's mean
+   removal and before its scaling, with the scales of the unmasked utterance: what is
+   masked stays small, as SpecAugment's masks on normalised features do (scaling after
+   masking would blow the remains of a wide mask back up to unit variance). With
    use_energy, c0 is the frame energy, not a DCT row, and is left as it is. */
 struct voz_melmask {
-    int M, C, k0;   /* mel bands, cepstra, first cepstrum that is a DCT row */
-    float *w;       /* [M][C] lifter_k * dct(k, j): a band's smoothed value back to cepstra */
-    float *u;       /* [M][C] dct(k, j) / lifter_k: cepstra to a band's smoothed value */
+    int M, C, D, k0;    /* mel bands, cepstra, feature dimension, first DCT-row cepstrum */
+    float *w;           /* [M][C] lifter_k * dct(k, j): a band's smoothed value back to cepstra */
+    float *u;           /* [M][C] dct(k, j) / lifter_k: cepstra to a band's smoothed value */
     unsigned char *band; /* [M] scratch: the bands masked in this utterance */
-    double *mean;   /* [C] scratch: the utterance's mean cepstra */
-    float *sbar, *dev; /* [M] scratch: each band's mean and a frame's deviation from it */
+    double *mean, *scale; /* [D] scratch: CMVN of the utterance */
+    float *dev;         /* [M] scratch: a frame's smoothed value in each masked band */
 };
 /* Refuses htk_compat features (their c0 sits last, scaled). One per thread (scratch). */
 voz_status voz_melmask_init(struct voz_melmask *mm, const voz_feature_params *f);
 void voz_melmask_release(struct voz_melmask *mm);
-/* Draws p->mel_masks bands of 0..p->mel_width from rng and masks base cepstra [T][C]
-   in place. Nothing to do (and no draw) when p->mel_masks is 0. */
-void voz_melmask_apply(struct voz_melmask *mm, const voz_specaug_params *p, struct voz_rng *rng, float *base,
-                       int T);
+/* Per-utterance CMVN of feats [T][D] (cepstra and their deltas, not yet normalised), with
+   p->mel_masks bands of 0..p->mel_width (at most M - 1) drawn from rng and masked between
+   the mean removal and the scaling. With no masks (and then no draw) or no band drawn, it
+   is voz_cmvn_apply exactly. */
+void voz_melmask_cmvn(struct voz_melmask *mm, const voz_specaug_params *p, struct voz_rng *rng, float *feats, int T,
+                      int norm_var);
 
 #endif

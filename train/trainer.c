@@ -428,8 +428,15 @@ static voz_status pack_batch(struct trainer *tr, const struct voz_epoch_plan *pl
         const struct voz_item *it = &plan->items[idx[j]];
         voz_item_base(&tr->ds, plan, it, tr->scratch);
         struct voz_rng rng = voz_rng_derive(tr->p->seed, RNG_SPECAUG, (uint64_t)epoch, ((uint64_t)b << 20) | (uint64_t)j);
-        voz_melmask_apply(&tr->melmask, &tr->p->specaug, &rng, tr->scratch, it->T);
-        voz_dataset_finish(&tr->ds, tr->scratch, it->T, tr->fbuf);
+        if (tr->p->specaug.mel_masks > 0) {
+            /* Mel-band masks sit inside CMVN (train/augment.h); the trainer's features
+               are always normalised per utterance. */
+            voz_deltas_compute(tr->scratch, (size_t)it->T, tr->ds.C, tr->feat.delta_order, tr->feat.delta_window,
+                               tr->fbuf);
+            voz_melmask_cmvn(&tr->melmask, &tr->p->specaug, &rng, tr->fbuf, it->T, tr->feat.cmvn_var);
+        } else {
+            voz_dataset_finish(&tr->ds, tr->scratch, it->T, tr->fbuf);
+        }
         voz_specaug_apply(&tr->p->specaug, &rng, tr->fbuf, it->T, D, tr->ds.C);
         for (int t = 0; t < it->T; t++)
             memcpy(tr->x + ((size_t)t * B + j) * D, tr->fbuf + (size_t)t * D, (size_t)D * sizeof *tr->x);
