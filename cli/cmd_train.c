@@ -42,7 +42,8 @@ static void usage(FILE *fp)
           "augmentation (compose clips; SpecAugment on every batch):\n"
           "  --augment-variants K (4)  --speed MIN:MAX (0.9:1.1)  --snr-db MIN:MAX (10:40)\n"
           "  --gain-db MIN:MAX (-6:6)  --specaug-time N:W (off)  --specaug-freq N:F (off)\n"
-          "  --specaug-mel N:F (off)  N masks of up to F mel bands (on the cepstra's spectrum)\n"
+          "  --specaug-mel N:F (off)  N masks of up to F mel bands (at most all but one), on the\n"
+          "                         spectrum the cepstra describe, inside CMVN\n"
           "  --crop P:MS (off)  cut each clip edge with probability P at the speech boundary +-MS\n"
           "  --vtlp MIN:MAX (off)  warp each variant's mel filterbank by a factor in MIN..MAX\n"
           "run control:\n"
@@ -190,12 +191,12 @@ static void parse_range(const char *opt, const char *s, double lo, double hi, do
 static void parse_int_pair(const char *opt, const char *s, int lo, int hi, int *a, int *b)
 {
     const char *colon = s ? strchr(s, ':') : NULL;
-    if (!colon)
-        cli_die(EXIT_USAGE, "%s needs N:W, not '%s'", opt, s ? s : "");
+    if (!colon || strchr(colon + 1, ':'))
+        cli_die(EXIT_USAGE, "%s needs two whole numbers as A:B, not '%s'", opt, s ? s : "");
     char left[32];
     size_t n = (size_t)(colon - s);
     if (n >= sizeof left)
-        cli_die(EXIT_USAGE, "%s needs N:W, not '%s'", opt, s);
+        cli_die(EXIT_USAGE, "%s needs two whole numbers as A:B, not '%s'", opt, s);
     memcpy(left, s, n);
     left[n] = 0;
     *a = cli_parse_int(opt, left, lo, hi);
