@@ -151,7 +151,8 @@ static void run_job(struct pool *pl, int i)
     }
     int need = voz_ctc_min_frames(r->labels, r->n_labels);
     if (pl->kind != 1) {
-        /* Training rows keep base MFCC, so masks on mel bands can work before deltas. */
+        /* Training rows keep base MFCC: deltas and CMVN come per batch, with mel-band masks
+           (inside CMVN) when asked for. */
         voz_feature_params bp = base_params(&ds->p.feat);
         size_t T = 0;
         s = voz_features_compute(pl->kind == 0 ? &bp : &ds->p.feat, pcm, n, &j->x, &T);
