@@ -252,17 +252,17 @@ voz_status voz_melmask_init(struct voz_melmask *mm, const voz_feature_params *f)
     mm->C = f->num_ceps;
     mm->D = voz_feature_dim(f);
     mm->k0 = f->use_energy ? 1 : 0;
-    size_t n = (size_t)mm->M * (size_t)mm->C;
-    mm->w = calloc(n ? n : 1, sizeof *mm->w);
-    mm->u = calloc(n ? n : 1, sizeof *mm->u);
-    mm->band = calloc((size_t)mm->M + 1, 1);
-    mm->mean = calloc((size_t)mm->D + 1, sizeof *mm->mean);
-    mm->scale = calloc((size_t)mm->D + 1, sizeof *mm->scale);
-    mm->dev = calloc((size_t)mm->M + 1, sizeof *mm->dev);
-    if (!mm->w || !mm->u || !mm->band || !mm->mean || !mm->scale || !mm->dev) {
-        voz_melmask_release(mm);
+    /* One block: the doubles first (alignment), then the floats, then the band flags. */
+    size_t nd = 2 * (size_t)mm->D, nf = 2 * (size_t)mm->M * (size_t)mm->C + (size_t)mm->M;
+    char *blk = calloc(1, nd * sizeof(double) + nf * sizeof(float) + (size_t)mm->M);
+    if (!blk)
         return voz_fail(VOZ_ERR_NOMEM, "train: out of memory for the mel masks");
-    }
+    mm->mean = (double *)blk;
+    mm->scale = mm->mean + mm->D;
+    mm->w = (float *)(mm->mean + nd);
+    mm->u = mm->w + (size_t)mm->M * mm->C;
+    mm->dev = mm->u + (size_t)mm->M * mm->C;
+    mm->band = (unsigned char *)(mm->dev + mm->M);
     for (int j = 0; j < mm->M; j++)
         for (int k = mm->k0; k < mm->C; k++) {
             double d = voz_mfcc_dct_weight(mm->M, k, j), l = voz_mfcc_lifter_weight(f->cepstral_lifter, k);
@@ -274,12 +274,7 @@ voz_status voz_melmask_init(struct voz_melmask *mm, const voz_feature_params *f)
 
 void voz_melmask_release(struct voz_melmask *mm)
 {
-    free(mm->w);
-    free(mm->u);
-    free(mm->band);
-    free(mm->mean);
-    free(mm->scale);
-    free(mm->dev);
+    free(mm->mean); /* the whole block */
     memset(mm, 0, sizeof *mm);
 }
 
