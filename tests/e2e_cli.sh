@@ -33,6 +33,10 @@ expect_usage "train missing value" "option '--out' needs a value (see voz train 
 expect_usage "train unknown short" "unknown option '-x' (see voz train --help)" train -x
 expect_usage "train flag with value" "option '--resume' takes no value, found '1' (see voz train --help)" \
     train --resume=1
+expect_usage "A:B option with a second colon" "--specaug-mel needs two whole numbers as A:B, not '2:3:4'" \
+    train --specaug-mel 2:3:4
+expect_usage "A:B option without a colon" "--specaug-time needs two whole numbers as A:B, not '2'" \
+    train --specaug-time 2
 expect_usage "info unknown" "unknown option '-x' (see voz info --help)" info -x
 run transcribe -m"$tmp/nonexistent.voz" "$CLIP"
 [ $rc -eq 1 ] && [[ "$err" == "voz: $tmp/nonexistent.voz: cannot open"* ]] && ok "-mFILE is the model FILE" ||
@@ -66,7 +70,7 @@ check_help eval --model --decoder --beam --vtln --threads --equiv --digits --ver
 check_help train --out --train --compose --dev --compose-count --compose-words --gap-ms --skip-bad --cell \
     --layers --hidden --sample-rate --alphabet --words --epochs --batch-size --optimizer --lr --momentum --clip \
     --warmup --lr-decay --plateau --seed --threads --augment-variants --speed --snr-db --gain-db --specaug-time \
-    --specaug-freq --crop --vtlp --dropout --resume --checkpoint-every --max-minutes --name --meta --verbose --help
+    --specaug-freq --specaug-mel --crop --vtlp --dropout --resume --checkpoint-every --max-minutes --name --meta --verbose --help
 
 # ---- training options checked before any work: usage errors (exit 2) -------------------------------
 for bad_opt in "--alphabet aa" "--alphabet=" "--crop 1.5:50" "--crop 0.5" "--vtlp 0.4:1.1" "--vtlp 1.2:1.1" \
